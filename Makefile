@@ -1,0 +1,41 @@
+# Set-up and everyday commands. `make demo` and `make test` each install what they need on a fresh
+# Debian bookworm machine (apt packages only when missing), configure, build, then run.
+APT_PACKAGES := cmake ninja-build g++ pkg-config git curl \
+  libtorch-dev libopenblas0-openmp libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
+  libgtest-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev \
+  python3-h5py python3-numpy python3-matplotlib python3-pandas
+BUILD ?= build
+JOBS ?= 2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+OASIS := $(BUILD)/oasis
+
+.PHONY: deps configure build test demo data clean
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+demo: build
+	$(OASIS) train configs/experiments/demo.yaml
+
+data:
+	data/fetch.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,151 @@
+// The `oasis` command line: subcommands train, eval and models. Exit codes: 0 ok, 1 runtime failure,
+// 2 usage or config error. Each subcommand has --help.
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "framework/core/config.h"
+#include "framework/core/errors.h"
+#include "framework/core/text.h"
+#include "framework/model/presets.h"
+#include "framework/run/pipeline.h"
+
+namespace po = boost::program_options;
+using namespace oasis;
+
+namespace {
+
+const char* kUsage =
+    "usage: oasis <command> [args]\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG [key=value...]   train a model, evaluate it, write results.json (resumes a killed run)\n"
+    "  eval RUN_DIR [key=value...]   evaluate a run's newest checkpoint (overrides e.g. eval.context_len=256)\n"
+    "  models                        list the model presets\n"
+    "\n"
+    "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error.\n";
+
+// Parses "[--help] POSITIONAL [key=value...]" for a subcommand.
+struct Parsed {
+  bool help = false;
+  std::vector<std::string> positional;
+};
+
+Parsed parse(const std::vector<std::string>& args, const std::string& command) {
+  po::options_description options(command + " options");
+  options.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "");
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("args", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  } catch (const po::error& e) {
+    throw ConfigError(fmt::format("oasis {}: {}", command, e.what()));
+  }
+  Parsed p;
+  p.help = vm.count("help") > 0;
+  if (vm.count("args")) p.positional = vm["args"].as<std::vector<std::string>>();
+  return p;
+}
+
+void print_config_keys() {
+  std::printf("config keys (YAML sections or key=value overrides):\n");
+  for (const auto& k : config_keys()) std::printf("  %-36s %-12s %s\n", k.key.c_str(), k.default_value.c_str(), k.help.c_str());
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "train");
+  if (p.help) {
+    std::printf(
+        "usage: oasis train CONFIG [key=value...]\n\n"
+        "Trains the configured model in runs_dir/experiment/run, resuming from the newest checkpoint when the\n"
+        "directory holds one, then reports perplexity on eval.splits into results.json and marks the run DONE.\n"
+        "Overrides use dotted keys and YAML values: train.steps=200 model.preset=standard eval.splits=[test]\n\n");
+    print_config_keys();
+    return 0;
+  }
+  if (p.positional.empty()) throw ConfigError("oasis train: expected a CONFIG file (see `oasis train --help`)");
+  const std::vector<std::string> overrides(p.positional.begin() + 1, p.positional.end());
+  train_and_evaluate(load_config(p.positional[0], overrides));
+  return 0;
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "eval");
+  if (p.help) {
+    std::printf(
+        "usage: oasis eval RUN_DIR [key=value...]\n\n"
+        "Loads RUN_DIR/config.yaml and the newest complete checkpoint, applies the overrides (e.g.\n"
+        "eval.context_len=256 eval.stride=128 eval.splits=[test]) and writes perplexities to RUN_DIR/results.json.\n");
+    return 0;
+  }
+  if (p.positional.empty()) throw ConfigError("oasis eval: expected a RUN_DIR (see `oasis eval --help`)");
+  const std::vector<std::string> overrides(p.positional.begin() + 1, p.positional.end());
+  evaluate_run(p.positional[0], overrides);
+  return 0;
+}
+
+int cmd_models(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "models");
+  if (p.help) {
+    std::printf("usage: oasis models\n\nLists the model presets (set one with model.preset=NAME).\n");
+    return 0;
+  }
+  if (!p.positional.empty()) throw ConfigError("oasis models: takes no arguments");
+  size_t width = 0;
+  for (const auto& [name, preset] : model_presets().entries()) width = std::max(width, name.size());
+  for (const auto& [name, preset] : model_presets().entries())
+    std::printf("%-*s  %s\n", int(width), name.c_str(), preset.description.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
+      {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}};
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  try {
+    auto it = commands.find(command);
+    if (it == commands.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, fn] : commands) names.push_back(name);
+      throw ConfigError(fmt::format("unknown command '{}'{}; commands: {}", command, did_you_mean(command, names),
+                                    join(names, ", ")));
+    }
+    return it->second(std::vector<std::string>(argv + 2, argv + argc));
+  } catch (const ConfigError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const RuntimeError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error (torch): %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

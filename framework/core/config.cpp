@@ -1,0 +1,104 @@
+#include "framework/core/config.h"
+
+#include <cstdlib>
+
+#include "framework/core/paths.h"
+
+namespace oasis {
+namespace fs = std::filesystem;
+
+fs::path configs_root() {
+  if (const char* env = std::getenv("OASIS_CONFIGS"); env && *env) return env;
+  return repo_root() / "configs";
+}
+
+namespace {
+
+[[noreturn]] void invalid(const ConfigTree& tree, const std::string& key, const std::string& what) {
+  throw ConfigError(fmt::format("{}: {}: {}", tree.origin_of(key), key, what));
+}
+
+// Rules that involve more than one key.
+void validate(const Config& c, const ConfigTree& tree) {
+  if (c.model.d_model % c.model.n_heads != 0)
+    invalid(tree, "model.n_heads",
+            fmt::format("expected a divisor of model.d_model={}, got {}", c.model.d_model, c.model.n_heads));
+  if ((c.model.d_model / c.model.n_heads) % 2 != 0)
+    invalid(tree, "model.n_heads",
+            fmt::format("expected a head size d_model/n_heads that is even (RoPE rotates pairs), got {}",
+                        c.model.d_model / c.model.n_heads));
+  if (c.data.seq_len > c.model.max_seq_len)
+    invalid(tree, "data.seq_len",
+            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.data.seq_len));
+  if (c.eval_context_len() > c.model.max_seq_len)
+    invalid(tree, "eval.context_len",
+            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.eval_context_len()));
+  if (c.eval.stride > c.eval_context_len())
+    invalid(tree, "eval.stride",
+            fmt::format("expected at most the context length {} (larger strides skip tokens), got {}",
+                        c.eval_context_len(), c.eval.stride));
+  if (c.data.dataset == "text" && c.data.path.empty())
+    invalid(tree, "data.path", "expected the path of a text file when data.dataset is `text`");
+  if (c.data.dataset != "text" && !c.data.path.empty())
+    invalid(tree, "data.path", fmt::format("only used with data.dataset `text`, but the dataset is `{}`", c.data.dataset));
+  if (c.train.warmup_steps > c.train.steps)
+    invalid(tree, "train.warmup_steps",
+            fmt::format("expected at most train.steps={}, got {}", c.train.steps, c.train.warmup_steps));
+}
+
+void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& rows) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = prefix.empty() ? it->first.as<std::string>() : prefix + "." + it->first.as<std::string>();
+    if (it->second.IsMap()) {
+      flatten(it->second, key, rows);
+    } else {
+      YAML::Emitter out;
+      out << YAML::Flow << it->second;
+      rows.emplace_back(key, out.c_str());
+    }
+  }
+}
+
+YAML::Node to_node(const Config& config) {
+  ConfigWriter writer;
+  const_cast<Config&>(config).visit(writer);  // the writer only reads
+  return writer.node();
+}
+
+}  // namespace
+
+Config config_from_tree(const ConfigTree& tree) {
+  Config config;
+  ConfigReader reader(tree.root, "", tree);
+  config.visit(reader);
+  reader.finish();
+  validate(config, tree);
+  return config;
+}
+
+Config load_config(const fs::path& file, const std::vector<std::string>& overrides) {
+  ConfigTree tree = load_config_tree(file, configs_root());
+  apply_overrides(tree, overrides);
+  return config_from_tree(tree);
+}
+
+std::string config_to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out << to_node(config);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::pair<std::string, std::string>> config_rows(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  flatten(to_node(config), "", rows);
+  return rows;
+}
+
+std::vector<KeyDescription> config_keys() {
+  Config defaults;
+  ConfigDescriber describer;
+  defaults.visit(describer);
+  return describer.keys();
+}
+
+}  // namespace oasis

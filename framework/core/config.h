@@ -1,0 +1,182 @@
+// The run configuration: typed sections with defaults, each field listed once in `visit`. Precedence:
+// struct defaults <- YAML file (with its `defaults:` compositions) <- `key=value` overrides. Cross-field
+// rules live in `validate`. The names of registry entries (presets, datasets, tokenizers) come from the
+// registries themselves, so a config can only name something that exists.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "framework/core/config_fields.h"
+#include "framework/core/config_tree.h"
+
+namespace oasis {
+
+// Provided by the registries (model/presets.cpp, data/datasets.cpp, data/tokenizer.cpp).
+std::vector<std::string> model_preset_names();
+std::vector<std::string> dataset_names();
+std::vector<std::string> tokenizer_names();
+
+struct ModelConfig {
+  std::string preset = "standard";
+  int64_t d_model = 128;
+  int64_t n_layers = 4;
+  int64_t n_heads = 4;
+  int64_t d_ff = 0;  // 0: SwiGLU's 8/3 * d_model rounded up to a multiple of 64
+  int64_t max_seq_len = 1024;
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+  double init_std = 0.02;
+  bool tie_embeddings = true;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("preset", preset, "model preset from the registry (`oasis models`)", one_of(model_preset_names()));
+    v.field("d_model", d_model, "residual width", between<int64_t>(8, 65536));
+    v.field("n_layers", n_layers, "transformer layers (each = attention + MLP sublayer)", between<int64_t>(1, 1024));
+    v.field("n_heads", n_heads, "attention heads (must divide d_model)", between<int64_t>(1, 1024));
+    v.field("d_ff", d_ff, "SwiGLU hidden width; 0 = 8/3*d_model rounded up to 64", between<int64_t>(0, 1 << 20));
+    v.field("max_seq_len", max_seq_len, "longest sequence the RoPE tables cover", between<int64_t>(2, 1 << 20));
+    v.field("rope_theta", rope_theta, "RoPE base frequency", between(1.0, 1e9));
+    v.field("norm_eps", norm_eps, "RMSNorm epsilon", between(0.0, 1.0));
+    v.field("init_std", init_std, "std of the normal init of embeddings and linears", between(1e-6, 10.0));
+    v.field("tie_embeddings", tie_embeddings, "share the input embedding with the LM head");
+  }
+};
+
+struct DataConfig {
+  std::string dataset = "wikitext2";
+  std::string path;  // only for dataset `text`
+  std::string tokenizer = "gpt2";
+  int64_t vocab_size = 4096;  // only for the trained sentencepiece tokenizer
+  int64_t seq_len = 128;
+  bool bos = false;
+  std::string data_dir;   // "" = $OASIS_DATA_DIR, data/cache, ../shared/data (first holding the dataset)
+  std::string cache_dir;  // "" = $OASIS_CACHE_DIR or <repo>/.cache
+
+  template <class V>
+  void visit(V& v) {
+    v.field("dataset", dataset, "dataset from the registry", one_of(dataset_names()));
+    v.field("path", path, "text file for dataset `text`");
+    v.field("tokenizer", tokenizer, "tokenizer", one_of(tokenizer_names()));
+    v.field("vocab_size", vocab_size, "vocabulary size of the trained sentencepiece tokenizer",
+            between<int64_t>(300, 1 << 20));
+    v.field("seq_len", seq_len, "training window length in tokens (BOS included)", between<int64_t>(2, 1 << 20));
+    v.field("bos", bos, "start every window with the end-of-text token (where attention sinks form)");
+    v.field("data_dir", data_dir, "dataset root; empty = $OASIS_DATA_DIR, data/cache, ../shared/data");
+    v.field("cache_dir", cache_dir, "tokenized-array cache; empty = $OASIS_CACHE_DIR or <repo>/.cache");
+  }
+};
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  int64_t batch_size = 16;
+  int64_t grad_accum = 1;
+  double lr = 1e-3;
+  double min_lr_ratio = 0.1;
+  int64_t warmup_steps = 100;
+  double weight_decay = 0.1;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double adam_eps = 1e-8;
+  double grad_clip = 1.0;
+  bool decay_norms_and_embeddings = false;
+  int64_t log_every = 10;
+  int64_t eval_every = 200;
+  int64_t eval_batches = 8;
+  int64_t checkpoint_every = 500;
+  int64_t keep_checkpoints = 2;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("steps", steps, "optimizer steps", between<int64_t>(0, int64_t(1) << 40));
+    v.field("batch_size", batch_size, "sequences per micro-batch", between<int64_t>(1, 1 << 20));
+    v.field("grad_accum", grad_accum, "micro-batches per optimizer step", between<int64_t>(1, 1 << 16));
+    v.field("lr", lr, "peak learning rate", between(0.0, 10.0));
+    v.field("min_lr_ratio", min_lr_ratio, "final LR of the cosine decay, as a fraction of lr", between(0.0, 1.0));
+    v.field("warmup_steps", warmup_steps, "linear warmup steps", between<int64_t>(0, int64_t(1) << 40));
+    v.field("weight_decay", weight_decay, "AdamW decoupled weight decay", between(0.0, 10.0));
+    v.field("beta1", beta1, "AdamW beta1", between(0.0, 0.999999));
+    v.field("beta2", beta2, "AdamW beta2", between(0.0, 0.999999));
+    v.field("adam_eps", adam_eps, "AdamW epsilon", between(0.0, 1.0));
+    v.field("grad_clip", grad_clip, "max global gradient norm; 0 = off", between(0.0, 1e9));
+    v.field("decay_norms_and_embeddings", decay_norms_and_embeddings,
+            "apply weight decay to norm gains and embeddings too");
+    v.field("log_every", log_every, "steps between metric lines", between<int64_t>(1, int64_t(1) << 40));
+    v.field("eval_every", eval_every, "steps between validation losses; 0 = only at the end",
+            between<int64_t>(0, int64_t(1) << 40));
+    v.field("eval_batches", eval_batches, "validation batches per periodic validation", between<int64_t>(1, 1 << 20));
+    v.field("checkpoint_every", checkpoint_every, "steps between checkpoints; 0 = only at the end",
+            between<int64_t>(0, int64_t(1) << 40));
+    v.field("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep", between<int64_t>(1, 1000));
+  }
+};
+
+struct EvalConfig {
+  std::vector<std::string> splits = {"valid", "test"};
+  int64_t context_len = 0;  // 0: data.seq_len
+  int64_t stride = 0;       // 0: context_len (disjoint windows, every token scored once)
+  int64_t max_tokens = 0;   // 0: the whole split
+  int64_t batch_size = 8;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("splits", splits, "splits to report perplexity on", each_one_of({"train", "valid", "test"}));
+    v.field("context_len", context_len, "tokens the model sees per perplexity window (BOS included); 0 = data.seq_len",
+            between<int64_t>(0, 1 << 20));
+    v.field("stride", stride, "tokens between window starts (<= context_len); 0 = context_len",
+            between<int64_t>(0, 1 << 20));
+    v.field("max_tokens", max_tokens, "score at most this many tokens per split; 0 = all",
+            between<int64_t>(0, int64_t(1) << 40));
+    v.field("batch_size", batch_size, "windows per evaluation batch", between<int64_t>(1, 1 << 20));
+  }
+};
+
+struct Config {
+  std::string experiment = "default";
+  std::string run = "run";
+  std::string runs_dir = "runs";
+  int64_t seed = 0;
+  int64_t threads = 0;  // 0: all cores
+  std::string device = "cpu";
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  EvalConfig eval;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("experiment", experiment, "experiment name (a folder under runs_dir)", path_safe_name());
+    v.field("run", run, "run name (a folder under the experiment)", path_safe_name());
+    v.field("runs_dir", runs_dir, "where run directories go");
+    v.field("seed", seed, "the one seed: init, data order, evaluation samples", between<int64_t>(0, int64_t(1) << 62));
+    v.field("threads", threads, "CPU threads for LibTorch; 0 = all cores", between<int64_t>(0, 4096));
+    v.field("device", device, "compute device", one_of({"auto", "cpu", "cuda"}));
+    v.section("model", model);
+    v.section("data", data);
+    v.section("train", train);
+    v.section("eval", eval);
+  }
+
+  int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }
+  int64_t eval_stride() const { return eval.stride ? eval.stride : eval_context_len(); }
+  std::filesystem::path run_dir() const { return std::filesystem::path(runs_dir) / experiment / run; }
+};
+
+// Where `defaults:` names resolve: $OASIS_CONFIGS or <repo>/configs.
+std::filesystem::path configs_root();
+
+// File + overrides -> validated Config. Throws ConfigError (exit code 2) on any problem.
+Config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides);
+// A ConfigTree (e.g. a run's saved config.yaml plus overrides) -> validated Config.
+Config config_from_tree(const ConfigTree& tree);
+
+// The resolved config as YAML (what config.yaml in a run directory holds).
+std::string config_to_yaml(const Config& config);
+// Flattened (dotted key, value) rows for the settings table.
+std::vector<std::pair<std::string, std::string>> config_rows(const Config& config);
+// Every key with its default and help text.
+std::vector<KeyDescription> config_keys();
+
+}  // namespace oasis

@@ -1,0 +1,18 @@
+// Two kinds of failure, two exit codes: the user's input was wrong (2) or the run failed (1).
+// Every message names the key, file, line or step involved and what was expected.
+#pragma once
+#include <stdexcept>
+
+namespace oasis {
+
+// A bad config, a bad command line, an unsafe name: exit code 2.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A missing dataset, a NaN loss, a corrupt checkpoint: exit code 1.
+struct RuntimeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace oasis

@@ -1,0 +1,31 @@
+// Console output in llm.c style: a boxed settings table at start, terse key:value lines, and a progress
+// bar that redraws in place on a terminal and degrades to plain lines when piped.
+#pragma once
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace oasis {
+
+void print_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows);
+
+// Prints a line to stdout (clearing any progress bar first).
+void log_line(const std::string& line);
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, int64_t start = 0);
+  // `status` is appended to the bar (loss, tok/s); on a terminal the bar redraws, otherwise nothing is
+  // printed here and callers emit their own plain lines.
+  void update(int64_t done, const std::string& status);
+  void finish();
+  static bool interactive();
+
+ private:
+  std::string label_;
+  int64_t total_, start_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+}  // namespace oasis

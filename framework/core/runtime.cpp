@@ -1,0 +1,27 @@
+#include "framework/core/runtime.h"
+
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "framework/core/errors.h"
+
+namespace oasis {
+
+int64_t apply_threads(int64_t requested) {
+  int64_t n = requested > 0 ? requested : int64_t(std::thread::hardware_concurrency());
+  if (n < 1) n = 1;
+  torch::set_num_threads(int(n));
+  return torch::get_num_threads();
+}
+
+c10::Device resolve_device(const std::string& device) {
+  const bool cuda = torch::cuda::is_available();
+  if (device == "cpu" || (device == "auto" && !cuda)) return c10::Device(c10::kCPU);
+  if (!cuda) throw ConfigError("device: expected a machine with a CUDA GPU for `cuda`, found none (use cpu or auto)");
+  return c10::Device(c10::kCUDA, 0);
+}
+
+void seed_everything(int64_t seed) { torch::manual_seed(uint64_t(seed)); }
+
+}  // namespace oasis

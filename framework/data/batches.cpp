@@ -1,0 +1,65 @@
+#include "framework/data/batches.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "framework/core/errors.h"
+
+namespace oasis {
+
+namespace {
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+WindowSampler::WindowSampler(const std::vector<int32_t>& tokens, int64_t seq_len, bool bos, int32_t bos_id,
+                             uint64_t seed)
+    : tokens_(tokens), seq_len_(seq_len), bos_(bos), bos_id_(bos_id), seed_(seed) {
+  // A window reads seq_len + 1 tokens (inputs and shifted targets), one fewer when BOS is prepended.
+  max_start_ = int64_t(tokens.size()) - (bos ? seq_len : seq_len + 1);
+  if (max_start_ < 0)
+    throw RuntimeError(fmt::format("split has {} tokens, fewer than one window of data.seq_len={}", tokens.size(), seq_len));
+}
+
+int64_t WindowSampler::start_of(int64_t sample) const {
+  return int64_t(splitmix64(splitmix64(seed_) ^ uint64_t(sample)) % uint64_t(max_start_ + 1));
+}
+
+Batch WindowSampler::gather(const std::vector<int64_t>& starts) const {
+  const int64_t B = int64_t(starts.size()), T = seq_len_;
+  auto inputs = torch::empty({B, T}, torch::kLong);
+  auto targets = torch::empty({B, T}, torch::kLong);
+  int64_t* x = inputs.data_ptr<int64_t>();
+  int64_t* y = targets.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    const int32_t* src = tokens_.data() + starts[b];
+    int64_t* xr = x + b * T;
+    int64_t* yr = y + b * T;
+    if (bos_) {
+      xr[0] = bos_id_;
+      for (int64_t t = 1; t < T; ++t) xr[t] = src[t - 1];
+      for (int64_t t = 0; t < T; ++t) yr[t] = src[t];
+    } else {
+      for (int64_t t = 0; t < T; ++t) xr[t] = src[t], yr[t] = src[t + 1];
+    }
+  }
+  return {inputs, targets};
+}
+
+Batch WindowSampler::batch(int64_t first, int64_t count) const {
+  std::vector<int64_t> starts(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) starts[i] = start_of(first + i);
+  return gather(starts);
+}
+
+Batch WindowSampler::evenly_spaced(int64_t count) const {
+  std::vector<int64_t> starts(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) starts[i] = count == 1 ? 0 : max_start_ * i / (count - 1);
+  return gather(starts);
+}
+
+}  // namespace oasis

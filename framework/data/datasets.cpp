@@ -1,0 +1,128 @@
+#include "framework/data/datasets.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "framework/core/config.h"
+#include "framework/core/errors.h"
+#include "framework/core/paths.h"
+
+namespace oasis {
+namespace fs = std::filesystem;
+
+const std::map<std::string, DatasetInfo>& dataset_registry() {
+  static const std::map<std::string, DatasetInfo> registry = {
+      {"wikitext2", {"WikiText-2 v1 (tokenized, <unk>), official train/valid/test", "wikitext-2"}},
+      {"ptb", {"Penn Treebank (Mikolov LM version), official train/valid/test", "ptb"}},
+      {"c4", {"C4-en validation sample (2,000 docs): docs 0-1599 train, 1600-1799 valid, 1800-1999 test",
+              "c4-validation-sample"}},
+      {"tinystories", {"TinyStories validation prefix: 90/5/5 split at line starts", "tinystories-sample"}},
+      {"shakespeare", {"Tiny Shakespeare: 90/5/5 split at line starts", "tinyshakespeare"}},
+      {"text", {"any UTF-8 text file (data.path): 90/5/5 split at line starts", ""}},
+  };
+  return registry;
+}
+
+std::vector<std::string> dataset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, info] : dataset_registry()) names.push_back(name);
+  return names;
+}
+
+const std::vector<std::string>& Corpus::split(const std::string& name) const {
+  auto it = splits.find(name);
+  if (it == splits.end()) throw ConfigError(fmt::format("dataset '{}' has no split '{}'", dataset, name));
+  return it->second;
+}
+
+std::map<std::string, std::vector<std::string>> split_single_file(const std::string& text) {
+  auto cut = [&](double fraction) {
+    size_t at = size_t(double(text.size()) * fraction);
+    if (at >= text.size()) return text.size();
+    size_t nl = text.find('\n', at == 0 ? 0 : at - 1);  // the line start at or after `at`
+    return nl == std::string::npos ? text.size() : nl + 1;
+  };
+  const size_t a = cut(0.90), b = cut(0.95);
+  return {{"train", {text.substr(0, a)}}, {"valid", {text.substr(a, b - a)}}, {"test", {text.substr(b)}}};
+}
+
+namespace {
+
+fs::path require_file(const fs::path& dir, const std::string& name, const std::string& dataset) {
+  fs::path p = dir / name;
+  if (!fs::is_regular_file(p))
+    throw RuntimeError(fmt::format("dataset '{}': file '{}' is missing (run `make data` to fetch and verify it)",
+                                   dataset, p.string()));
+  return p;
+}
+
+Corpus three_files(const std::string& dataset, const fs::path& dir, const std::string& pattern) {
+  Corpus c;
+  c.split_rule = "official " + fmt::format(fmt::runtime(pattern), "{train,valid,test}") + " files";
+  for (const char* split : {"train", "valid", "test"})
+    c.splits[split] = {read_file(require_file(dir, fmt::format(fmt::runtime(pattern), split), dataset))};
+  return c;
+}
+
+Corpus c4_documents(const fs::path& dir) {
+  const fs::path file = require_file(dir, "c4_validation_2k.jsonl", "c4");
+  const std::string text = read_file(file);
+  std::vector<std::string> docs;
+  size_t start = 0, line_no = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    ++line_no;
+    if (end > start) {
+      try {
+        docs.push_back(nlohmann::json::parse(text.substr(start, end - start)).at("text").get<std::string>());
+      } catch (const nlohmann::json::exception& e) {
+        throw RuntimeError(fmt::format("{}:{}: expected a JSON object with a \"text\" string: {}", file.string(),
+                                       line_no, e.what()));
+      }
+    }
+    start = end + 1;
+  }
+  if (docs.size() != 2000)
+    throw RuntimeError(fmt::format("{}: expected 2000 documents, found {}", file.string(), docs.size()));
+  Corpus c;
+  c.multi_document = true;
+  c.split_rule = "documents 0-1599 train, 1600-1799 valid, 1800-1999 test";
+  c.splits["train"] = {docs.begin(), docs.begin() + 1600};
+  c.splits["valid"] = {docs.begin() + 1600, docs.begin() + 1800};
+  c.splits["test"] = {docs.begin() + 1800, docs.end()};
+  return c;
+}
+
+Corpus single_file(const fs::path& file) {
+  Corpus c;
+  c.split_rule = "first 90% train, next 5% valid, last 5% test (cuts at line starts)";
+  c.splits = split_single_file(read_file(file));
+  return c;
+}
+
+}  // namespace
+
+Corpus load_corpus(const DataConfig& data) {
+  const DatasetInfo& info = dataset_registry().at(data.dataset);
+  Corpus c;
+  fs::path source;
+  if (data.dataset == "text") {
+    source = data.path;
+    if (!fs::is_regular_file(source))
+      throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));
+    c = single_file(source);
+  } else {
+    source = find_dataset_dir(data.data_dir, info.folder, data.dataset);
+    if (data.dataset == "wikitext2") c = three_files("wikitext2", source, "wiki.{}.tokens");
+    else if (data.dataset == "ptb") c = three_files("ptb", source, "ptb.{}.txt");
+    else if (data.dataset == "c4") c = c4_documents(source);
+    else if (data.dataset == "tinystories") c = single_file(require_file(source, "tinystories_val_sample.txt", data.dataset));
+    else if (data.dataset == "shakespeare") c = single_file(require_file(source, "input.txt", data.dataset));
+  }
+  c.dataset = data.dataset;
+  c.source = source;
+  return c;
+}
+
+}  // namespace oasis

@@ -1,0 +1,46 @@
+// The dataset registry: each entry knows its folder under a data root, its files and how the train /
+// valid / test splits are formed. Split rules are fixed and documented here and in data/README.md:
+//   wikitext2   wiki.{train,valid,test}.tokens (WikiText-2 v1, tokenized)
+//   ptb         ptb.{train,valid,test}.txt (Mikolov's PTB)
+//   c4          c4_validation_2k.jsonl: documents 0-1599 train, 1600-1799 valid, 1800-1999 test
+//   tinystories tinystories_val_sample.txt
+//   shakespeare input.txt
+//   text        data.path (any UTF-8 file)
+// The last three are one file each: first 90% train, next 5% valid, last 5% test, each cut moved
+// forward to the next line start.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace oasis {
+
+struct DataConfig;
+
+struct Corpus {
+  std::string dataset;
+  std::filesystem::path source;  // folder (or file for `text`) it was read from
+  std::string split_rule;        // how the splits were formed, for the record
+  bool multi_document = false;   // documents are separated by the end-of-text token when tokenized
+  std::map<std::string, std::vector<std::string>> splits;  // "train" / "valid" / "test" -> documents
+
+  const std::vector<std::string>& split(const std::string& name) const;
+};
+
+struct DatasetInfo {
+  std::string description;
+  std::string folder;  // under a data root ("" for `text`)
+};
+
+const std::map<std::string, DatasetInfo>& dataset_registry();
+
+// Reads the configured dataset (looking through the data roots); missing data is a RuntimeError that
+// says where it looked and how to get it.
+Corpus load_corpus(const DataConfig& data);
+
+// Cuts one text at the 90% / 95% marks, each cut moved to the next line start.
+std::map<std::string, std::vector<std::string>> split_single_file(const std::string& text);
+
+}  // namespace oasis

@@ -1,0 +1,60 @@
+#include "framework/model/layers.h"
+
+#include <cmath>
+
+namespace oasis {
+namespace F = torch::nn::functional;
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps_) * weight;
+}
+
+Rotary::Rotary(int64_t head_dim, int64_t max_seq_len, double theta) {
+  const int64_t half = head_dim / 2;
+  auto inv_freq = torch::pow(theta, -torch::arange(0, half, torch::kDouble) / double(half));
+  auto angles = torch::outer(torch::arange(0, max_seq_len, torch::kDouble), inv_freq);
+  cos_ = angles.cos().to(torch::kFloat);
+  sin_ = angles.sin().to(torch::kFloat);
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x) const {
+  const int64_t T = x.size(2), half = x.size(3) / 2;
+  auto cos = cos_.slice(0, 0, T).to(x.device(), x.scalar_type());
+  auto sin = sin_.slice(0, 0, T).to(x.device(), x.scalar_type());
+  auto x1 = x.slice(-1, 0, half), x2 = x.slice(-1, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,
+                                                 double rope_theta)
+    : n_heads_(n_heads), head_dim_(d_model / n_heads), rotary_(d_model / n_heads, max_seq_len, rope_theta) {
+  wqkv = register_module("wqkv", torch::nn::Linear(torch::nn::LinearOptions(d_model, 3 * d_model).bias(false)));
+  wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_model).bias(false)));
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  auto q = rotary_.apply(qkv[0]), k = rotary_.apply(qkv[1]), v = qkv[2];  // [B, H, T, D]
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
+  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
+  auto probs = torch::softmax(scores.masked_fill(future, -INFINITY), -1);
+  auto y = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, C});
+  return wo->forward(y);
+}
+
+SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
+  w_gate = register_module("w_gate", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_ff).bias(false)));
+  w_up = register_module("w_up", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_ff).bias(false)));
+  w_down = register_module("w_down", torch::nn::Linear(torch::nn::LinearOptions(d_ff, d_model).bias(false)));
+}
+
+torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
+  return w_down->forward(F::silu(w_gate->forward(x)) * w_up->forward(x));
+}
+
+}  // namespace oasis

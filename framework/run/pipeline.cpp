@@ -1,0 +1,151 @@
+#include "framework/run/pipeline.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "framework/core/errors.h"
+#include "framework/core/hash.h"
+#include "framework/core/log.h"
+#include "framework/core/paths.h"
+#include "framework/core/runtime.h"
+#include "framework/core/version.h"
+#include "framework/data/token_data.h"
+#include "framework/eval/perplexity.h"
+#include "framework/model/presets.h"
+#include "framework/model/transformer.h"
+#include "framework/run/run_dir.h"
+#include "framework/train/checkpoint.h"
+#include "framework/train/trainer.h"
+
+namespace oasis {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Session {
+  Config config;
+  fs::path run_dir;
+  c10::Device device = c10::kCPU;
+  int64_t threads = 1;
+  TokenizedData data;
+  std::shared_ptr<LanguageModel> model;
+};
+
+int64_t parameter_count(LanguageModel& model) {
+  int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  return n;
+}
+
+std::string config_hash(const Config& config) { return hex16(fnv1a64(config_to_yaml(config))).substr(0, 12); }
+
+// Everything both commands need: threads, seed, data, model; then the settings table.
+Session open_session(const Config& config, const fs::path& run_dir, const std::vector<std::string>& splits) {
+  Session s;
+  s.config = config;
+  s.run_dir = run_dir;
+  s.threads = apply_threads(config.threads);
+  s.device = resolve_device(config.device);
+  s.data = prepare_data(config.data, splits);
+  seed_everything(config.seed);
+  s.model = build_model(config.model, s.data.tokenizer->vocab_size());
+  s.model->to(s.device);
+
+  auto rows = config_rows(config);
+  rows.emplace_back("(code version)", code_version());
+  rows.emplace_back("(config hash)", config_hash(config));
+  rows.emplace_back("(run dir)", run_dir.string());
+  rows.emplace_back("(device / threads)", fmt::format("{} / {}", s.device.str(), s.threads));
+  rows.emplace_back("(dataset source)", s.data.corpus.source.string());
+  rows.emplace_back("(splits)", s.data.corpus.split_rule);
+  rows.emplace_back("(vocab size)", std::to_string(s.data.tokenizer->vocab_size()));
+  for (const auto& [name, ids] : s.data.splits)
+    rows.emplace_back(fmt::format("(tokens {})", name),
+                      fmt::format("{}{}", ids.size(), s.data.from_cache.at(name) ? " (cached)" : ""));
+  rows.emplace_back("(parameters)", std::to_string(parameter_count(*s.model)));
+  rows.emplace_back("(swiglu hidden)", std::to_string(swiglu_hidden(config.model)));
+  rows.emplace_back("(tokens per step)",
+                    std::to_string(config.train.batch_size * config.train.grad_accum * config.data.seq_len));
+  print_table("oasis settings", rows);
+  return s;
+}
+
+nlohmann::json evaluate_perplexities(Session& s) {
+  const Config& c = s.config;
+  PerplexityOptions options{c.eval_context_len(), c.eval_stride(), c.data.bos, c.eval.max_tokens, c.eval.batch_size};
+  nlohmann::json out = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& split : c.eval.splits) {
+    const PerplexityResult r = evaluate_perplexity(*s.model, s.data.split(split), *s.data.tokenizer, options);
+    out[split] = r.to_json();
+    log_line(fmt::format("eval {:<5} | ppl {:.3f} | bits/byte {:.4f} | nll {:.4f} | {} tokens, context {}, stride {}{}",
+                         split, r.perplexity(), r.bits_per_byte(), r.mean_nll(), r.tokens, options.context_len,
+                         options.stride, options.bos ? ", BOS" : ""));
+  }
+  return out;
+}
+
+nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
+  const Config& c = s.config;
+  return {{"experiment", c.experiment},
+          {"run", c.run},
+          {"run_dir", s.run_dir.string()},
+          {"code_version", code_version()},
+          {"config_hash", config_hash(c)},
+          {"seed", c.seed},
+          {"checkpoint_step", checkpoint_step},
+          {"device", s.device.str()},
+          {"model", {{"preset", c.model.preset}, {"parameters", parameter_count(*s.model)},
+                     {"vocab_size", s.data.tokenizer->vocab_size()}}},
+          {"data", {{"dataset", c.data.dataset}, {"tokenizer", c.data.tokenizer}, {"bos", c.data.bos},
+                    {"split_rule", s.data.corpus.split_rule}, {"source", s.data.corpus.source.string()}}}};
+}
+
+std::vector<std::string> needed_splits(const Config& c, bool training) {
+  std::vector<std::string> splits = c.eval.splits;
+  for (const char* s : {"train", "valid"})
+    if (training && std::find(splits.begin(), splits.end(), s) == splits.end()) splits.push_back(s);
+  return splits;
+}
+
+}  // namespace
+
+nlohmann::json train_and_evaluate(const Config& config) {
+  const fs::path run_dir = prepare_run_dir(config);
+  if (run_is_done(run_dir)) {
+    log_line(fmt::format("run already complete: {} (delete DONE to evaluate again, or use `oasis eval`)", run_dir.string()));
+    return nlohmann::json::parse(read_file(run_dir / "results.json"));
+  }
+  Session s = open_session(config, run_dir, needed_splits(config, true));
+  const TrainResult trained = train_model(config, run_dir, *s.model, s.data);
+
+  nlohmann::json results = results_header(s, trained.state.step);
+  results["train"] = {{"steps", trained.state.step},
+                      {"tokens_seen", trained.state.tokens_seen},
+                      {"final_loss", trained.final_loss},
+                      {"final_val_loss", trained.final_val_loss},
+                      {"wall_s", trained.state.elapsed_s}};
+  results["perplexity"] = evaluate_perplexities(s);
+  write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
+  mark_run_done(run_dir);
+  log_line(fmt::format("wrote {}", (run_dir / "results.json").string()));
+  return results;
+}
+
+nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::string>& overrides) {
+  const Config config = load_run_config(run_dir, overrides);
+  const auto checkpoint = latest_checkpoint(run_dir);
+  if (!checkpoint) throw RuntimeError(fmt::format("run directory '{}' has no complete checkpoint", run_dir.string()));
+  Session s = open_session(config, run_dir, needed_splits(config, false));
+  const TrainState state = load_checkpoint(*checkpoint, *s.model, nullptr);
+
+  const fs::path file = run_dir / "results.json";
+  nlohmann::json results = fs::exists(file) ? nlohmann::json::parse(read_file(file)) : nlohmann::json::object();
+  for (auto& [key, value] : results_header(s, state.step).items()) results[key] = value;
+  results["perplexity"] = evaluate_perplexities(s);
+  write_file_atomic(file, results.dump(2) + "\n");
+  log_line(fmt::format("wrote {}", file.string()));
+  return results;
+}
+
+}  // namespace oasis

@@ -1,0 +1,55 @@
+#include "framework/run/run_dir.h"
+
+#include <fmt/format.h>
+
+#include "framework/core/errors.h"
+#include "framework/core/paths.h"
+#include "framework/core/version.h"
+
+namespace oasis {
+namespace fs = std::filesystem;
+
+namespace {
+bool result_neutral(const std::string& key) {
+  return key == "threads" || key == "runs_dir" || key.rfind("eval.", 0) == 0;
+}
+}  // namespace
+
+Config load_run_config(const fs::path& run_dir, const std::vector<std::string>& overrides) {
+  const fs::path file = run_dir / "config.yaml";
+  if (!fs::is_regular_file(file))
+    throw ConfigError(fmt::format("'{}' is not a run directory (no config.yaml)", run_dir.string()));
+  ConfigTree tree = config_tree_from_string(read_file(file), file.string());
+  apply_overrides(tree, overrides);
+  return config_from_tree(tree);
+}
+
+fs::path prepare_run_dir(const Config& config) {
+  const fs::path dir = config.run_dir();
+  const fs::path file = dir / "config.yaml";
+  if (fs::exists(file)) {
+    const Config saved = load_run_config(dir, {});
+    const auto before = config_rows(saved), now = config_rows(config);
+    std::string differences;
+    for (size_t i = 0; i < now.size(); ++i)
+      if (before[i] != now[i] && !result_neutral(now[i].first))
+        differences += fmt::format("\n  {}: {} (saved) vs {} (now)", now[i].first, before[i].second, now[i].second);
+    if (!differences.empty())
+      throw ConfigError(fmt::format(
+          "run directory '{}' holds a run with a different config:{}\nchoose another `run=` name, or delete the "
+          "directory to start over",
+          dir.string(), differences));
+    return dir;
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw RuntimeError(fmt::format("cannot create run directory '{}': {}", dir.string(), ec.message()));
+  write_file_atomic(file, fmt::format("# resolved config; code version {}\n{}", code_version(), config_to_yaml(config)));
+  return dir;
+}
+
+bool run_is_done(const fs::path& run_dir) { return fs::exists(run_dir / "DONE"); }
+
+void mark_run_done(const fs::path& run_dir) { write_file_atomic(run_dir / "DONE", std::string(code_version()) + "\n"); }
+
+}  // namespace oasis

@@ -1,0 +1,23 @@
+// A run directory, runs/<experiment>/<run>/ (see README "Run directory"): config.yaml (the resolved
+// config, with the code version), metrics.jsonl, checkpoints/, results.json, and DONE once finished.
+// Rerunning a config in its directory resumes it; a different config there is an error, never a silent
+// overwrite.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "framework/core/config.h"
+
+namespace oasis {
+
+// Creates the directory and writes config.yaml, or checks that the saved one matches `config` (keys
+// that do not change results -- threads, runs_dir, eval.* -- may differ).
+std::filesystem::path prepare_run_dir(const Config& config);
+
+// Reads a run directory's config.yaml plus `overrides` into a Config.
+Config load_run_config(const std::filesystem::path& run_dir, const std::vector<std::string>& overrides);
+
+bool run_is_done(const std::filesystem::path& run_dir);
+void mark_run_done(const std::filesystem::path& run_dir);
+
+}  // namespace oasis

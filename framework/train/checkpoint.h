@@ -1,0 +1,33 @@
+// Full training state on disk: weights, optimizer moments, LibTorch's RNG, the data position and the
+// step. A checkpoint is written into a temporary folder, renamed to checkpoints/step_XXXXXXXX and only
+// then marked with a DONE file; readers take the newest folder that has DONE, so a kill at any moment
+// leaves either the previous checkpoint or the new one, never a half-written one.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include <torch/torch.h>
+
+namespace oasis {
+
+struct TrainState {
+  int64_t step = 0;              // completed optimizer steps
+  int64_t samples_consumed = 0;  // training windows read (the data position)
+  int64_t tokens_seen = 0;
+  double elapsed_s = 0;          // training wall time so far
+};
+
+std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64_t step);
+
+void save_checkpoint(const std::filesystem::path& run_dir, const TrainState& state, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer, int64_t keep);
+
+// The newest complete checkpoint's folder, if any.
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+
+// Restores model (and optimizer and RNG when given) from `dir`; returns the saved state.
+TrainState load_checkpoint(const std::filesystem::path& dir, torch::nn::Module& model,
+                           torch::optim::Optimizer* optimizer);
+
+}  // namespace oasis

@@ -1,0 +1,131 @@
+#include "framework/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "framework/core/errors.h"
+#include "framework/core/log.h"
+#include "framework/data/batches.h"
+#include "framework/data/token_data.h"
+#include "framework/model/language_model.h"
+#include "framework/train/metrics_log.h"
+#include "framework/train/optimizer.h"
+
+namespace oasis {
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& device) {
+  auto logits = model.forward(batch.inputs.to(device));
+  return F::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), batch.targets.to(device).view(-1));
+}
+
+double validation_loss(LanguageModel& model, const WindowSampler& sampler, const TrainConfig& t,
+                       const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const Batch all = sampler.evenly_spaced(t.eval_batches * t.batch_size);
+  double sum = 0;
+  for (int64_t i = 0; i < t.eval_batches; ++i) {
+    Batch b{all.inputs.narrow(0, i * t.batch_size, t.batch_size), all.targets.narrow(0, i * t.batch_size, t.batch_size)};
+    sum += lm_loss(model, b, device).item<double>();
+  }
+  model.train();
+  return sum / double(t.eval_batches);
+}
+
+}  // namespace
+
+TrainResult train_model(const Config& config, const std::filesystem::path& run_dir, LanguageModel& model,
+                        const TokenizedData& data) {
+  const TrainConfig& t = config.train;
+  const auto device = model.parameters().front().device();
+  auto optimizer = make_optimizer(model, t);
+  TrainResult result;
+
+  if (auto latest = latest_checkpoint(run_dir)) {
+    result.state = load_checkpoint(*latest, model, optimizer.get());
+    result.resumed_from_checkpoint = true;
+    log_line(fmt::format("resume: {} (step {}, {} samples read)", latest->string(), result.state.step,
+                         result.state.samples_consumed));
+  }
+  TrainState& state = result.state;
+  MetricsLog metrics(run_dir / "metrics.jsonl", state.step);
+
+  const int32_t eot = data.tokenizer->end_of_text();
+  const WindowSampler train_windows(data.split("train"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
+  const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
+  const int64_t tokens_per_step = t.batch_size * t.grad_accum * config.data.seq_len;
+  std::vector<at::Tensor> params = model.parameters();
+
+  model.train();
+  Progress progress("train", t.steps, state.step);
+  auto window_start = Clock::now();
+  const auto run_start = Clock::now();
+  const double elapsed_before = state.elapsed_s;
+  int64_t window_tokens = 0;
+  while (state.step < t.steps) {
+    const double lr = lr_at(t, state.step);
+    set_lr(*optimizer, lr);
+    optimizer->zero_grad();
+    double step_loss = 0;
+    for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
+      const Batch batch = train_windows.batch(state.samples_consumed, t.batch_size);
+      state.samples_consumed += t.batch_size;
+      auto loss = lm_loss(model, batch, device) / double(t.grad_accum);
+      loss.backward();
+      step_loss += loss.item<double>();
+    }
+    if (!std::isfinite(step_loss)) {
+      auto last = latest_checkpoint(run_dir);
+      throw RuntimeError(fmt::format("step {}: training loss is {} (lr {:.3g}); last good checkpoint: {}",
+                                     state.step + 1, step_loss, lr, last ? last->string() : "none"));
+    }
+    const double max_norm = t.grad_clip > 0 ? t.grad_clip : std::numeric_limits<double>::infinity();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+    optimizer->step();
+    state.step += 1;
+    state.tokens_seen += tokens_per_step;
+    window_tokens += tokens_per_step;
+    result.final_loss = step_loss;
+
+    const bool last_step = state.step == t.steps;
+    if (state.step % t.log_every == 0 || last_step) {
+      const double tok_s = double(window_tokens) / seconds_since(window_start);
+      metrics.append({{"step", state.step}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                      {"tokens_per_s", tok_s}, {"tokens_seen", state.tokens_seen}});
+      const std::string status = fmt::format("loss {:.4f} lr {:.2e} norm {:.3f} {:.0f} tok/s", step_loss, lr, grad_norm, tok_s);
+      if (Progress::interactive())
+        progress.update(state.step, status);
+      else
+        log_line(fmt::format("step {:>6}/{} | {}", state.step, t.steps, status));
+      window_start = Clock::now();
+      window_tokens = 0;
+    }
+    if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
+      result.final_val_loss = validation_loss(model, valid_windows, t, device);
+      metrics.append({{"step", state.step}, {"val_loss", result.final_val_loss},
+                      {"val_ppl", std::exp(result.final_val_loss)}});
+      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}", state.step, t.steps, result.final_val_loss,
+                           std::exp(result.final_val_loss)));
+      window_start = Clock::now();  // keep validation time out of tokens/s
+    }
+    if ((t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0) || last_step) {
+      state.elapsed_s = elapsed_before + seconds_since(run_start);
+      save_checkpoint(run_dir, state, model, *optimizer, t.keep_checkpoints);
+      window_start = Clock::now();
+    }
+  }
+  progress.finish();
+  state.elapsed_s = elapsed_before + seconds_since(run_start);
+  return result;
+}
+
+}  // namespace oasis

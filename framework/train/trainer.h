@@ -1,0 +1,25 @@
+// The training loop: AdamW with warmup + cosine LR, gradient accumulation and clipping, periodic
+// validation and checkpoints, metrics.jsonl, a progress bar on a terminal. It resumes from the newest
+// complete checkpoint in the run directory and then continues exactly as an uninterrupted run would.
+#pragma once
+#include <filesystem>
+
+#include "framework/core/config.h"
+#include "framework/train/checkpoint.h"
+
+namespace oasis {
+
+class LanguageModel;
+struct TokenizedData;
+
+struct TrainResult {
+  TrainState state;
+  double final_loss = NAN;      // training loss of the last step
+  double final_val_loss = NAN;  // last periodic validation loss
+  bool resumed_from_checkpoint = false;
+};
+
+TrainResult train_model(const Config& config, const std::filesystem::path& run_dir, LanguageModel& model,
+                        const TokenizedData& data);
+
+}  // namespace oasis

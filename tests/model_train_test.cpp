@@ -1,0 +1,273 @@
+// The standard model, training, checkpoints and perplexity: causal masking, exact resume, a uniform
+// model's perplexity, the window plan, and a tiny model really learning WikiText-2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "framework/core/paths.h"
+#include "framework/core/runtime.h"
+#include "framework/data/token_data.h"
+#include "framework/eval/perplexity.h"
+#include "framework/model/presets.h"
+#include "framework/run/pipeline.h"
+#include "framework/run/run_dir.h"
+#include "framework/train/checkpoint.h"
+#include "framework/train/optimizer.h"
+#include "framework/train/trainer.h"
+#include "tests/test_util.h"
+
+namespace oasis {
+namespace {
+namespace fs = std::filesystem;
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+TEST(Model, CausalMasking) {
+  ModelConfig c;
+  c.d_model = 32;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.max_seq_len = 32;
+  torch::manual_seed(0);
+  auto model = build_model(c, 100);
+  model->eval();
+  auto tokens = torch::randint(0, 100, {2, 20}, torch::kLong);
+  auto changed = tokens.clone();
+  changed.slice(1, 12).random_(0, 100);  // every token after position 11 differs
+  torch::NoGradGuard no_grad;
+  auto a = model->forward(tokens), b = model->forward(changed);
+  EXPECT_TRUE(torch::allclose(a.slice(1, 0, 12), b.slice(1, 0, 12), 0, 0));  // bit-identical prefix
+  EXPECT_FALSE(torch::allclose(a.slice(1, 12), b.slice(1, 12)));
+}
+
+TEST(Model, TiedEmbeddingsAndNoBiases) {
+  ModelConfig c;
+  c.d_model = 32;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  auto tied = build_model(c, 50);
+  c.tie_embeddings = false;
+  auto untied = build_model(c, 50);
+  int64_t n_tied = 0, n_untied = 0;
+  for (const auto& p : tied->named_parameters()) {
+    n_tied += p.value().numel();
+    EXPECT_EQ(p.key().find("bias"), std::string::npos) << p.key();
+  }
+  for (const auto& p : untied->parameters()) n_untied += p.numel();
+  EXPECT_EQ(n_untied - n_tied, 50 * 32);
+}
+
+TEST(Perplexity, WindowPlanScoresEveryTokenOnce) {
+  for (bool bos : {false, true})
+    for (int64_t stride : {4, 7, 10}) {
+      PerplexityOptions o{10, stride, bos, 0, 8};
+      const int64_t n = 53;
+      std::vector<int> scored(n, 0);
+      for (const auto& w : plan_windows(n, o)) {
+        EXPECT_LE(w.length, 10);
+        EXPECT_GE(w.score_from, w.first_target);
+        EXPECT_LE(w.score_to, w.first_target + w.length);
+        for (int64_t t = w.score_from; t < w.score_to; ++t) scored[t]++;
+      }
+      for (int64_t t = 0; t < n; ++t) EXPECT_EQ(scored[t], (!bos && t == 0) ? 0 : 1) << t << " bos " << bos;
+    }
+}
+
+TEST(Perplexity, UniformModelHasPerplexityEqualToVocabularySize) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  TokenizedData data = prepare_data(c.data, {"valid"});
+  auto model = build_model(c.model, data.tokenizer->vocab_size());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters())
+      if (p.key() == "final_norm.weight") p.value().zero_();  // all logits 0: the uniform distribution
+  }
+  for (bool bos : {false, true}) {
+    PerplexityOptions o{32, 20, bos, 3000, 4};
+    PerplexityResult r = evaluate_perplexity(*model, data.split("valid"), *data.tokenizer, o);
+    EXPECT_NEAR(r.perplexity(), 512.0, 1e-6 * 512);
+    EXPECT_EQ(r.tokens, 3000);
+    EXPECT_NEAR(r.bits_per_byte(), double(r.tokens) * std::log2(512.0) / double(r.bytes), 1e-6);
+  }
+}
+
+TEST(Perplexity, StrideAndBatchingDoNotChangeDisjointResults) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  TokenizedData data = prepare_data(c.data, {"valid"});
+  torch::manual_seed(3);
+  auto model = build_model(c.model, data.tokenizer->vocab_size());
+  auto a = evaluate_perplexity(*model, data.split("valid"), *data.tokenizer, {32, 32, false, 1000, 1});
+  auto b = evaluate_perplexity(*model, data.split("valid"), *data.tokenizer, {32, 32, false, 1000, 7});
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_NEAR(a.nll_sum, b.nll_sum, 1e-6 * std::abs(a.nll_sum));
+  auto overlapping = evaluate_perplexity(*model, data.split("valid"), *data.tokenizer, {32, 8, false, 1000, 4});
+  EXPECT_EQ(overlapping.tokens, a.tokens);
+  EXPECT_GT(overlapping.windows, a.windows);
+}
+
+TEST(Schedule, WarmupThenCosine) {
+  TrainConfig t;
+  t.lr = 1.0;
+  t.steps = 110;
+  t.warmup_steps = 10;
+  t.min_lr_ratio = 0.1;
+  EXPECT_DOUBLE_EQ(lr_at(t, 0), 0.1);
+  EXPECT_DOUBLE_EQ(lr_at(t, 9), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at(t, 10), 1.0);
+  EXPECT_NEAR(lr_at(t, 60), 0.55, 1e-12);
+  EXPECT_NEAR(lr_at(t, 110), 0.1, 1e-12);
+}
+
+TEST(Optimizer, NormsAndEmbeddingsAreNotDecayedUnlessAsked) {
+  ModelConfig c;
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  auto model = build_model(c, 10);
+  TrainConfig t;
+  auto opt = make_optimizer(*model, t);
+  ASSERT_EQ(opt->param_groups().size(), 2u);
+  const auto& no_decay = opt->param_groups()[1];
+  EXPECT_EQ(static_cast<const torch::optim::AdamWOptions&>(no_decay.options()).weight_decay(), 0.0);
+  EXPECT_EQ(no_decay.params().size(), 4u);  // embed + attn_norm + mlp_norm + final_norm
+  t.decay_norms_and_embeddings = true;
+  EXPECT_EQ(make_optimizer(*model, t)->param_groups()[1].params().size(), 0u);
+}
+
+TEST(Training, ResumeIsExact) {
+  auto dir = test::scratch_dir();
+  Config straight = test::tiny_config(dir);
+  straight.run = "straight";
+  Config resumed = straight;
+  resumed.run = "resumed";
+  train_and_evaluate(straight);
+  train_and_evaluate(resumed);
+  // Throw away everything after step 4 and resume from the step-4 checkpoint.
+  const fs::path run = resumed.run_dir();
+  fs::remove_all(checkpoint_dir(run, 8));
+  fs::remove(run / "DONE");
+  ASSERT_EQ(*latest_checkpoint(run), checkpoint_dir(run, 4));
+  const auto results = train_and_evaluate(resumed);
+
+  const auto a = read_jsonl(straight.run_dir() / "metrics.jsonl"), b = read_jsonl(run / "metrics.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["step"], b[i]["step"]);
+    for (const char* key : {"loss", "grad_norm", "lr", "val_loss"})
+      if (a[i].contains(key)) EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " step " << a[i]["step"];
+  }
+  // Final weights are bit-identical.
+  auto m1 = build_model(straight.model, 512), m2 = build_model(straight.model, 512);
+  load_checkpoint(checkpoint_dir(straight.run_dir(), 8), *m1, nullptr);
+  load_checkpoint(checkpoint_dir(run, 8), *m2, nullptr);
+  auto p1 = m1->named_parameters(), p2 = m2->named_parameters();
+  for (const auto& p : p1) EXPECT_TRUE(torch::equal(p.value(), p2[p.key()])) << p.key();
+  const auto straight_results = nlohmann::json::parse(read_file(straight.run_dir() / "results.json"));
+  EXPECT_EQ(results["perplexity"]["test"]["perplexity"], straight_results["perplexity"]["test"]["perplexity"]);
+}
+
+TEST(Training, RunDirectoryContract) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  c.train.steps = 4;
+  c.train.keep_checkpoints = 1;
+  c.train.checkpoint_every = 2;
+  train_and_evaluate(c);
+  const fs::path run = c.run_dir();
+  for (const char* f : {"config.yaml", "metrics.jsonl", "results.json", "DONE"}) EXPECT_TRUE(fs::exists(run / f)) << f;
+  EXPECT_TRUE(fs::exists(checkpoint_dir(run, 4) / "DONE"));
+  EXPECT_FALSE(fs::exists(checkpoint_dir(run, 2)));  // keep_checkpoints = 1
+  const auto results = nlohmann::json::parse(read_file(run / "results.json"));
+  EXPECT_EQ(results["perplexity"]["test"]["context_len"], 32);
+  EXPECT_EQ(results["perplexity"]["test"]["stride"], 32);
+  EXPECT_EQ(results["checkpoint_step"], 4);
+  // The saved config reproduces the run's config.
+  EXPECT_EQ(config_to_yaml(load_run_config(run, {})), config_to_yaml(c));
+  // A different config in the same directory is refused, naming the key.
+  Config other = c;
+  other.train.lr = 0.5;
+  try {
+    train_and_evaluate(other);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.lr: 0.001 (saved) vs 0.5 (now)"), std::string::npos) << e.what();
+  }
+  // `oasis eval` with an override re-evaluates and records the new window settings.
+  auto r = test::run_cli("eval " + run.string() + " eval.context_len=16 eval.splits=[valid] threads=1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto again = nlohmann::json::parse(read_file(run / "results.json"));
+  EXPECT_EQ(again["perplexity"]["valid"]["context_len"], 16);
+}
+
+TEST(Training, NanLossStopsNamingTheStep) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  TokenizedData data = prepare_data(c.data, {"train", "valid"});
+  auto model = build_model(c.model, data.tokenizer->vocab_size());
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["final_norm.weight"][0] = NAN;  // poisons every logit
+  }
+  std::filesystem::create_directories(c.run_dir());
+  try {
+    train_model(c, c.run_dir(), *model, data);
+    FAIL() << "expected the NaN to stop training";
+  } catch (const RuntimeError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("step 1: training loss is nan"), std::string::npos) << m;
+    EXPECT_NE(m.find("last good checkpoint: none"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(latest_checkpoint(c.run_dir()).has_value());  // nothing poisoned was saved
+}
+
+// Cross-entropy of the train split's unigram distribution, evaluated on the validation split (nats).
+double unigram_entropy(const std::vector<int32_t>& train, const std::vector<int32_t>& valid, int64_t vocab) {
+  std::vector<double> counts(size_t(vocab), 1.0);  // add-one smoothing
+  for (int32_t t : train) counts[size_t(t)] += 1;
+  const double total = double(train.size()) + double(vocab);
+  double nll = 0;
+  for (int32_t t : valid) nll -= std::log(counts[size_t(t)] / total);
+  return nll / double(valid.size());
+}
+
+TEST(Training, TinyModelLearnsWikiText2) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  c.data.dataset = "wikitext2";
+  c.data.vocab_size = 1024;
+  c.data.seq_len = 64;
+  c.model.d_model = 64;
+  c.model.max_seq_len = 64;
+  c.train.steps = 300;
+  c.train.batch_size = 16;
+  c.train.lr = 3e-3;
+  c.train.warmup_steps = 30;
+  c.train.eval_every = 0;
+  c.train.eval_batches = 16;
+  c.train.checkpoint_every = 0;
+  c.train.log_every = 50;
+  c.eval.max_tokens = 20000;
+  c.threads = 2;
+  const auto results = train_and_evaluate(c);
+  TokenizedData data = prepare_data(c.data, {"train", "valid"});
+  const double unigram = unigram_entropy(data.split("train"), data.split("valid"), data.tokenizer->vocab_size());
+  const double val = results["perplexity"]["valid"]["mean_nll"].get<double>();
+  std::printf("unigram entropy %.3f nats, model %.3f nats after 300 steps\n", unigram, val);
+  EXPECT_LT(val, unigram - 0.5);
+}
+
+}  // namespace
+}  // namespace oasis

@@ -1,0 +1,67 @@
+#include "tests/test_util.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "framework/core/paths.h"
+
+namespace oasis::test {
+namespace fs = std::filesystem;
+
+fs::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path dir = fs::current_path() / "test-scratch" / (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string shared_cache_dir() { return (fs::current_path() / "test-cache").string(); }
+
+Config tiny_config(const fs::path& runs_dir) {
+  Config c;
+  c.experiment = "test";
+  c.runs_dir = runs_dir.string();
+  c.model.d_model = 32;
+  c.model.n_layers = 2;
+  c.model.n_heads = 2;
+  c.model.max_seq_len = 64;
+  c.data.dataset = "shakespeare";
+  c.data.tokenizer = "sentencepiece";
+  c.data.vocab_size = 512;
+  c.data.seq_len = 32;
+  c.data.cache_dir = shared_cache_dir();
+  c.train.steps = 8;
+  c.train.batch_size = 4;
+  c.train.warmup_steps = 2;
+  c.train.log_every = 1;
+  c.train.eval_every = 4;
+  c.train.eval_batches = 2;
+  c.train.checkpoint_every = 4;
+  c.train.keep_checkpoints = 10;
+  c.eval.max_tokens = 2000;
+  c.threads = 1;
+  return c;
+}
+
+CliResult run_cli(const std::string& args) {
+  const std::string command = std::string(OASIS_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+}  // namespace oasis::test
