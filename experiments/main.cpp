@@ -11,6 +11,7 @@
 
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
+#include "framework/core/runtime.h"
 #include "framework/core/text.h"
 #include "framework/model/presets.h"
 #include "framework/run/pipeline.h"
@@ -111,6 +112,7 @@ int cmd_models(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ensure_fast_blas_kernels(argv);
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}};
   if (argc < 2) {

@@ -65,7 +65,9 @@ TEST(Config, ResolvedYamlRoundTrips) {
 
 TEST(Config, RepoConfigsAllLoad) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(configs_root()))
-    if (entry.path().extension() == ".yaml") EXPECT_NO_THROW(load_config(entry.path(), {})) << entry.path();
+    if (entry.path().extension() == ".yaml") {
+      EXPECT_NO_THROW(load_config(entry.path(), {})) << entry.path();
+    }
 }
 
 TEST(ConfigErrors, UnknownKeySuggestsAndPointsAtTheLine) {

@@ -2,9 +2,13 @@
 // model's perplexity, the window plan, and a tiny model really learning WikiText-2.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <map>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -151,6 +155,7 @@ TEST(Training, ResumeIsExact) {
   auto dir = test::scratch_dir();
   Config straight = test::tiny_config(dir);
   straight.run = "straight";
+  straight.data.bos = true;
   Config resumed = straight;
   resumed.run = "resumed";
   train_and_evaluate(straight);
@@ -167,7 +172,9 @@ TEST(Training, ResumeIsExact) {
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
     for (const char* key : {"loss", "grad_norm", "lr", "val_loss"})
-      if (a[i].contains(key)) EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " step " << a[i]["step"];
+      if (a[i].contains(key)) {
+        EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " step " << a[i]["step"];
+      }
   }
   // Final weights are bit-identical.
   auto m1 = build_model(straight.model, 512), m2 = build_model(straight.model, 512);
@@ -205,6 +212,14 @@ TEST(Training, RunDirectoryContract) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("train.lr: 0.001 (saved) vs 0.5 (now)"), std::string::npos) << e.what();
   }
+  // While one process holds the run, another is refused.
+  {
+    const RunLock held(run);
+    auto busy = test::run_cli("eval " + run.string() + " threads=1");
+    EXPECT_EQ(busy.exit_code, 1) << busy.output;
+    EXPECT_NE(busy.output.find("is in use by another process (pid " + std::to_string(::getpid()) + ")"),
+              std::string::npos) << busy.output;
+  }
   // `oasis eval` with an override re-evaluates and records the new window settings.
   auto r = test::run_cli("eval " + run.string() + " eval.context_len=16 eval.splits=[valid] threads=1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -231,6 +246,34 @@ TEST(Training, NanLossStopsNamingTheStep) {
     EXPECT_NE(m.find("last good checkpoint: none"), std::string::npos) << m;
   }
   EXPECT_FALSE(latest_checkpoint(c.run_dir()).has_value());  // nothing poisoned was saved
+}
+
+TEST(Training, KilledAtAnyMomentThenRerunGivesTheSameResult) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  c.train.steps = 300;
+  c.train.checkpoint_every = 10;
+  const std::string yaml = test::write_text(dir / "tiny.yaml", config_to_yaml(c));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto reference = test::run_cli("train " + yaml + " run=reference");
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // SIGKILL at 40% and 75% of a full run's time (wherever the run happens to be), then the same command.
+  int killed_mid_training = 0;
+  for (double fraction : {0.4, 0.75}) {
+    const std::string run = fmt::format("killed-{}", fraction);
+    test::run_cli(fmt::format("train {} run={} & pid=$!; sleep {:.2f}; kill -9 $pid; wait $pid", yaml, run,
+                              fraction * seconds));
+    killed_mid_training += latest_checkpoint(dir / "test" / run).has_value() && !run_is_done(dir / "test" / run);
+    auto resumed = test::run_cli("train " + yaml + " run=" + run);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    const auto a = nlohmann::json::parse(read_file(dir / "test/reference/results.json"));
+    const auto b = nlohmann::json::parse(read_file(dir / "test" / run / "results.json"));
+    EXPECT_EQ(a["perplexity"], b["perplexity"]) << fraction;
+    EXPECT_EQ(a["train"]["final_loss"], b["train"]["final_loss"]) << fraction;
+    EXPECT_EQ(read_jsonl(dir / "test/reference/metrics.jsonl").size(), read_jsonl(dir / "test" / run / "metrics.jsonl").size());
+  }
+  EXPECT_GE(killed_mid_training, 1) << "no kill landed between the first checkpoint and the end; the test proved nothing";
 }
 
 // Cross-entropy of the train split's unigram distribution, evaluated on the validation split (nats).

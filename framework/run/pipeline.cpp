@@ -112,6 +112,7 @@ std::vector<std::string> needed_splits(const Config& c, bool training) {
 
 nlohmann::json train_and_evaluate(const Config& config) {
   const fs::path run_dir = prepare_run_dir(config);
+  const RunLock lock(run_dir);
   if (run_is_done(run_dir)) {
     log_line(fmt::format("run already complete: {} (delete DONE to evaluate again, or use `oasis eval`)", run_dir.string()));
     return nlohmann::json::parse(read_file(run_dir / "results.json"));
@@ -122,8 +123,8 @@ nlohmann::json train_and_evaluate(const Config& config) {
   nlohmann::json results = results_header(s, trained.state.step);
   results["train"] = {{"steps", trained.state.step},
                       {"tokens_seen", trained.state.tokens_seen},
-                      {"final_loss", trained.final_loss},
-                      {"final_val_loss", trained.final_val_loss},
+                      {"final_loss", trained.state.last_loss},
+                      {"final_val_loss", trained.state.last_val_loss},
                       {"wall_s", trained.state.elapsed_s}};
   results["perplexity"] = evaluate_perplexities(s);
   write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
@@ -134,6 +135,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
 
 nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::string>& overrides) {
   const Config config = load_run_config(run_dir, overrides);
+  const RunLock lock(run_dir);
   const auto checkpoint = latest_checkpoint(run_dir);
   if (!checkpoint) throw RuntimeError(fmt::format("run directory '{}' has no complete checkpoint", run_dir.string()));
   Session s = open_session(config, run_dir, needed_splits(config, false));

@@ -1,5 +1,9 @@
 #include "framework/run/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "framework/core/errors.h"
@@ -46,6 +50,26 @@ fs::path prepare_run_dir(const Config& config) {
   if (ec) throw RuntimeError(fmt::format("cannot create run directory '{}': {}", dir.string(), ec.message()));
   write_file_atomic(file, fmt::format("# resolved config; code version {}\n{}", code_version(), config_to_yaml(config)));
   return dir;
+}
+
+RunLock::RunLock(const fs::path& run_dir) {
+  const fs::path file = run_dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd_ < 0) throw RuntimeError(fmt::format("cannot open lock file '{}'", file.string()));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = "";
+    const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+    ::close(fd_);
+    throw RuntimeError(fmt::format("run directory '{}' is in use by another process (pid {}); wait for it or stop it",
+                                   run_dir.string(), n > 0 ? std::string(holder, size_t(n)) : "unknown"));
+  }
+  // The pid only informs the error message of a second process; failing to write it is harmless.
+  const std::string pid = std::to_string(::getpid());
+  [[maybe_unused]] const bool written = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) > 0;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 bool run_is_done(const fs::path& run_dir) { return fs::exists(run_dir / "DONE"); }

@@ -17,6 +17,20 @@ std::filesystem::path prepare_run_dir(const Config& config);
 // Reads a run directory's config.yaml plus `overrides` into a Config.
 Config load_run_config(const std::filesystem::path& run_dir, const std::vector<std::string>& overrides);
 
+// An exclusive lock on a run directory (flock on <run>/.lock) for as long as this object lives. The
+// kernel drops it when the process dies, so a crashed holder never leaves it stuck. A second process
+// gets a RuntimeError naming the holder's pid.
+class RunLock {
+ public:
+  explicit RunLock(const std::filesystem::path& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 bool run_is_done(const std::filesystem::path& run_dir);
 void mark_run_done(const std::filesystem::path& run_dir);
 

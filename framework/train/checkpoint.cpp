@@ -65,6 +65,8 @@ void save_checkpoint(const fs::path& run_dir, const TrainState& state, torch::nn
                                {"samples_consumed", state.samples_consumed},
                                {"tokens_seen", state.tokens_seen},
                                {"elapsed_s", state.elapsed_s},
+                               {"last_loss", state.last_loss},
+                               {"last_val_loss", state.last_val_loss},
                                {"code_version", code_version()}};
   write_file_atomic(tmp / "state.json", meta.dump(2) + "\n");
   fs::remove_all(final_dir);  // a stale folder of the same step without DONE
@@ -91,6 +93,9 @@ TrainState load_checkpoint(const fs::path& dir, torch::nn::Module& model, torch:
     state.samples_consumed = meta.at("samples_consumed").get<int64_t>();
     state.tokens_seen = meta.at("tokens_seen").get<int64_t>();
     state.elapsed_s = meta.at("elapsed_s").get<double>();
+    auto number = [&](const char* key) { return meta.at(key).is_number() ? meta.at(key).get<double>() : NAN; };
+    state.last_loss = number("last_loss");  // NaN is stored as null
+    state.last_val_loss = number("last_val_loss");
     {
       torch::serialize::InputArchive archive;
       archive.load_from((dir / "model.pt").string());

@@ -3,6 +3,7 @@
 // then marked with a DONE file; readers take the newest folder that has DONE, so a kill at any moment
 // leaves either the previous checkpoint or the new one, never a half-written one.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -16,6 +17,8 @@ struct TrainState {
   int64_t samples_consumed = 0;  // training windows read (the data position)
   int64_t tokens_seen = 0;
   double elapsed_s = 0;          // training wall time so far
+  double last_loss = NAN;        // training loss of the last step
+  double last_val_loss = NAN;    // the last periodic validation loss
 };
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64_t step);

@@ -94,7 +94,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
     state.step += 1;
     state.tokens_seen += tokens_per_step;
     window_tokens += tokens_per_step;
-    result.final_loss = step_loss;
+    state.last_loss = step_loss;
 
     const bool last_step = state.step == t.steps;
     if (state.step % t.log_every == 0 || last_step) {
@@ -110,11 +110,11 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
       window_tokens = 0;
     }
     if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
-      result.final_val_loss = validation_loss(model, valid_windows, t, device);
-      metrics.append({{"step", state.step}, {"val_loss", result.final_val_loss},
-                      {"val_ppl", std::exp(result.final_val_loss)}});
-      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}", state.step, t.steps, result.final_val_loss,
-                           std::exp(result.final_val_loss)));
+      state.last_val_loss = validation_loss(model, valid_windows, t, device);
+      metrics.append({{"step", state.step}, {"val_loss", state.last_val_loss},
+                      {"val_ppl", std::exp(state.last_val_loss)}});
+      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}", state.step, t.steps, state.last_val_loss,
+                           std::exp(state.last_val_loss)));
       window_start = Clock::now();  // keep validation time out of tokens/s
     }
     if ((t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0) || last_step) {

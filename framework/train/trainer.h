@@ -14,8 +14,6 @@ struct TokenizedData;
 
 struct TrainResult {
   TrainState state;
-  double final_loss = NAN;      // training loss of the last step
-  double final_val_loss = NAN;  // last periodic validation loss
   bool resumed_from_checkpoint = false;
 };
 
