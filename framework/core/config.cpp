@@ -27,6 +27,12 @@ void validate(const Config& c, const ConfigTree& tree) {
     invalid(tree, "model.n_heads",
             fmt::format("expected a head size d_model/n_heads that is even (RoPE rotates pairs), got {}",
                         c.model.d_model / c.model.n_heads));
+  if (c.model.attnres_blocks > 0 && (2 * c.model.n_layers) % c.model.attnres_blocks != 0)
+    invalid(tree, "model.attnres_blocks",
+            fmt::format("expected a divisor of the {} sublayers (2 * model.n_layers), got {}", 2 * c.model.n_layers,
+                        c.model.attnres_blocks));
+  if (const std::string problem = model_components_problem(c.model); !problem.empty())
+    throw ConfigError(fmt::format("{}: {}", tree.origin_of("model"), problem));
   if (c.data.seq_len > c.model.max_seq_len)
     invalid(tree, "data.seq_len",
             fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.data.seq_len));

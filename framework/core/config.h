@@ -15,8 +15,33 @@ namespace oasis {
 
 // Provided by the registries (model/presets.cpp, data/datasets.cpp, data/tokenizer.cpp).
 std::vector<std::string> model_preset_names();
+struct ModelConfig;
+// "" when the preset plus overrides make a buildable model, else what is wrong (model/presets.cpp).
+std::string model_components_problem(const ModelConfig& model);
 std::vector<std::string> dataset_names();
 std::vector<std::string> tokenizer_names();
+
+// OASIS null signal (methods §6.4-6.7). Variant a: the mean over heads of -LSE of the previous attention
+// sublayer gates the next sublayer's update; b: each depth source carries its layers' mean null mass,
+// which lowers its routing logit; ab: both.
+struct OasisConfig {
+  std::string variant = "a";
+  double ema_rate = 0.0;     // rho: n_t = rho * n_prev + (1 - rho) * e_t; 0 = the immediate value
+  bool detach = false;       // stop gradients through the null evidence
+  std::string sites = "both";  // routing sites whose update is gated: both | attn | mlp
+  bool per_head = false;     // learned per-head weights beta_h instead of the mean over heads
+  double gate_bias_init = -6.0;  // c: the gate starts at sigmoid(LSE_i z_i - c), i.e. near 1
+
+  template <class V>
+  void visit(V& v) {
+    v.field("variant", variant, "a (null-gated update), b (null-aware source logits) or ab", one_of({"a", "b", "ab"}));
+    v.field("ema_rate", ema_rate, "depth EMA rate rho of the null signal; 0 = immediate", between(0.0, 0.999));
+    v.field("detach", detach, "stop gradients through the null evidence");
+    v.field("sites", sites, "routing sites whose update the null gate scales", one_of({"both", "attn", "mlp"}));
+    v.field("per_head", per_head, "learned per-head weights instead of the mean over heads");
+    v.field("gate_bias_init", gate_bias_init, "initial null logit bias c (-6: gate starts near 1)", between(-50.0, 50.0));
+  }
+};
 
 struct ModelConfig {
   std::string preset = "standard";
@@ -29,10 +54,32 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   double init_std = 0.02;
   bool tie_embeddings = true;
+  // Components; "" takes the preset's choice, anything else overrides it.
+  std::string router;       // standard | attnres
+  int64_t attnres_blocks = 0;  // 0: one block per transformer layer; 2 * n_layers = Full AttnRes
+  std::string normalizer;   // softmax | softmax1 | clipped | softpick | sink
+  double clip_alpha = 12.0;  // clipped: gamma = -alpha / T
+  double clip_zeta = 1.0;
+  std::string gate;         // none | bondarenko | qwen_headwise | qwen_elementwise
+  double gate_init = 0.25;  // bondarenko: initial gate value pi (bias = logit(pi))
+  std::string null_signal;  // none | oasis
+  OasisConfig oasis;
 
   template <class V>
   void visit(V& v) {
     v.field("preset", preset, "model preset from the registry (`oasis models`)", one_of(model_preset_names()));
+    v.field("router", router, "residual router; empty = the preset's", one_of({"", "standard", "attnres"}));
+    v.field("attnres_blocks", attnres_blocks, "AttnRes blocks N; 0 = n_layers; 2*n_layers = Full AttnRes",
+            between<int64_t>(0, 4096));
+    v.field("normalizer", normalizer, "attention score normalizer; empty = the preset's",
+            one_of({"", "softmax", "softmax1", "clipped", "softpick", "sink"}));
+    v.field("clip_alpha", clip_alpha, "clipped softmax: gamma = -alpha / T", between(0.0, 1e6));
+    v.field("clip_zeta", clip_zeta, "clipped softmax: zeta (>= 1)", between(1.0, 10.0));
+    v.field("gate", gate, "attention output gate; empty = the preset's",
+            one_of({"", "none", "bondarenko", "qwen_headwise", "qwen_elementwise"}));
+    v.field("gate_init", gate_init, "bondarenko gate: initial value pi", between(1e-6, 1.0 - 1e-6));
+    v.field("null_signal", null_signal, "inter-layer null signal; empty = the preset's", one_of({"", "none", "oasis"}));
+    v.section("oasis", oasis);
     v.field("d_model", d_model, "residual width", between<int64_t>(8, 65536));
     v.field("n_layers", n_layers, "transformer layers (each = attention + MLP sublayer)", between<int64_t>(1, 1024));
     v.field("n_heads", n_heads, "attention heads (must divide d_model)", between<int64_t>(1, 1024));
@@ -102,7 +149,7 @@ struct TrainConfig {
     v.field("adam_eps", adam_eps, "AdamW epsilon", between(0.0, 1.0));
     v.field("grad_clip", grad_clip, "max global gradient norm; 0 = off", between(0.0, 1e9));
     v.field("decay_norms_and_embeddings", decay_norms_and_embeddings,
-            "apply weight decay to norm gains and embeddings too");
+            "apply weight decay to vectors (norm gains, queries, biases) and embeddings too");
     v.field("log_every", log_every, "steps between metric lines", between<int64_t>(1, int64_t(1) << 40));
     v.field("eval_every", eval_every, "steps between validation losses; 0 = only at the end",
             between<int64_t>(0, int64_t(1) << 40));

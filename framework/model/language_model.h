@@ -1,9 +1,12 @@
 // What every model in the registry is: token ids [B, T] -> next-token logits [B, T, vocab]. Trainers,
-// evaluators and (later) probes and quantizers see models only through this interface.
+// evaluators, probes and quantizers see models only through this interface; a probe attaches a
+// TapObserver to receive the named intermediate tensors.
 #pragma once
 #include <string>
 
 #include <torch/nn/module.h>
+
+#include "framework/model/taps.h"
 
 namespace oasis {
 
@@ -11,6 +14,11 @@ class LanguageModel : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& tokens) = 0;
   virtual int64_t vocab_size() const = 0;
+  // nullptr detaches; taps cost nothing while detached.
+  void attach(TapObserver* observer) { observer_ = observer; }
+
+ protected:
+  TapObserver* observer_ = nullptr;
 };
 
 }  // namespace oasis

@@ -30,21 +30,32 @@ torch::Tensor Rotary::apply(const torch::Tensor& x) const {
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,
-                                                 double rope_theta)
-    : n_heads_(n_heads), head_dim_(d_model / n_heads), rotary_(d_model / n_heads, max_seq_len, rope_theta) {
+                                                 double rope_theta, std::shared_ptr<ScoreNormalizer> normalizer_,
+                                                 std::shared_ptr<AttentionGate> gate_)
+    : normalizer(std::move(normalizer_)),
+      gate(std::move(gate_)),
+      n_heads_(n_heads),
+      head_dim_(d_model / n_heads),
+      rotary_(d_model / n_heads, max_seq_len, rope_theta) {
   wqkv = register_module("wqkv", torch::nn::Linear(torch::nn::LinearOptions(d_model, 3 * d_model).bias(false)));
   wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_model).bias(false)));
+  register_module("normalizer", normalizer);
+  if (gate) register_module("gate", gate);
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
+AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
   auto q = rotary_.apply(qkv[0]), k = rotary_.apply(qkv[1]), v = qkv[2];  // [B, H, T, D]
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
   auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
-  auto probs = torch::softmax(scores.masked_fill(future, -INFINITY), -1);
-  auto y = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, C});
-  return wo->forward(y);
+  Normalized n = normalizer->forward(scores.masked_fill(future, -INFINITY));
+  taps.emit("probs", n.probs);
+  taps.emit("lse", n.lse);
+  if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
+  auto heads = torch::matmul(n.probs, v);  // [B, H, T, D]
+  if (gate) heads = gate->forward(heads, x, taps);
+  return {wo->forward(heads.transpose(1, 2).reshape({B, T, C})), n.lse, n.null_mass};
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {

@@ -1,7 +1,15 @@
 // Building blocks of the pre-norm decoder: RMSNorm, rotary position embedding, causal self-attention
-// written out (scores -> softmax -> weighted sum, so maps stay observable), and the SwiGLU MLP.
+// written out (scores -> normalizer -> weighted sum -> optional gate -> W_O, so maps stay observable),
+// and the SwiGLU MLP.
 #pragma once
+#include <memory>
+#include <string>
+
 #include <torch/torch.h>
+
+#include "framework/model/gates.h"
+#include "framework/model/normalizers.h"
+#include "framework/model/taps.h"
 
 namespace oasis {
 
@@ -26,11 +34,21 @@ class Rotary {
   torch::Tensor cos_, sin_;  // [max_seq_len, D/2]
 };
 
+struct AttentionResult {
+  at::Tensor out;        // [B, T, d]
+  at::Tensor lse;        // [B, H, T] log-sum-exp of each query's real scores
+  at::Tensor null_mass;  // [B, H, T] or undefined
+};
+
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len, double rope_theta);
-  torch::Tensor forward(const torch::Tensor& x);  // [B, T, d] -> [B, T, d]
+  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len, double rope_theta,
+                          std::shared_ptr<ScoreNormalizer> normalizer, std::shared_ptr<AttentionGate> gate);
+  // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate.
+  AttentionResult forward(const torch::Tensor& x, const Taps& taps = {});
   torch::nn::Linear wqkv{nullptr}, wo{nullptr};
+  std::shared_ptr<ScoreNormalizer> normalizer;
+  std::shared_ptr<AttentionGate> gate;  // may be null
 
  private:
   int64_t n_heads_, head_dim_;

@@ -1,14 +1,31 @@
 #include "framework/model/presets.h"
 
-#include "framework/model/transformer.h"
+#include <fmt/format.h>
 
 namespace oasis {
 
 const Registry<ModelPreset>& model_presets() {
   static const Registry<ModelPreset> registry = [] {
     Registry<ModelPreset> r("model preset");
+    // name, description, {router, normalizer, gate, null signal}
     r.add("standard", {"pre-norm decoder: RMSNorm, RoPE, SwiGLU, softmax attention, plain residual stream",
-                       [](const ModelConfig& c, int64_t vocab) { return std::make_shared<Transformer>(c, vocab); }});
+                       {"standard", "softmax", "none", "none"}});
+    r.add("attnres", {"Block Attention Residuals (softmax over depth), softmax attention",
+                      {"attnres", "softmax", "none", "none"}});
+    r.add("attnres-clipped", {"AttnRes + clipped softmax (Bondarenko et al.; alpha 12, zeta 1)",
+                              {"attnres", "clipped", "none", "none"}});
+    r.add("attnres-gated", {"AttnRes + gated attention (Bondarenko et al.; per-token per-head gate, pi0 0.25)",
+                            {"attnres", "softmax", "bondarenko", "none"}});
+    r.add("attnres-softmax1", {"AttnRes + Softmax1 attention (a zero null logit per query)",
+                               {"attnres", "softmax1", "none", "none"}});
+    r.add("oasis", {"AttnRes + Softmax1 + the OASIS inter-layer null signal gating depth routing (variant a)",
+                    {"attnres", "softmax1", "none", "oasis"}});
+    r.add("standard-softmax1", {"standard residual stream + Softmax1 attention", {"standard", "softmax1", "none", "none"}});
+    r.add("attnres-sink", {"AttnRes + a learned sink logit per head (gpt-oss)", {"attnres", "sink", "none", "none"}});
+    r.add("attnres-softpick", {"AttnRes + softpick attention (rectified, not sum-to-one)",
+                               {"attnres", "softpick", "none", "none"}});
+    r.add("attnres-qwen-gate", {"AttnRes + Qwen G1 headwise sigmoid gate after attention",
+                                {"attnres", "softmax", "qwen_headwise", "none"}});
     return r;
   }();
   return registry;
@@ -16,8 +33,31 @@ const Registry<ModelPreset>& model_presets() {
 
 std::vector<std::string> model_preset_names() { return model_presets().names(); }
 
+ModelComponents resolve_components(const ModelConfig& c) {
+  ModelComponents m = model_presets().get(c.preset).components;
+  if (!c.router.empty()) m.router = c.router;
+  if (!c.normalizer.empty()) m.normalizer = c.normalizer;
+  if (!c.gate.empty()) m.gate = c.gate;
+  if (!c.null_signal.empty()) m.null_signal = c.null_signal;
+  m.attnres_blocks = c.attnres_blocks > 0 ? c.attnres_blocks : c.n_layers;
+  if (m.null_signal == "oasis" && m.router != "attnres")
+    throw ConfigError(fmt::format("model.null_signal: oasis routes through depth and needs router attnres, but the "
+                                  "router is {}",
+                                  m.router));
+  return m;
+}
+
+std::string model_components_problem(const ModelConfig& c) {
+  try {
+    resolve_components(c);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 std::shared_ptr<LanguageModel> build_model(const ModelConfig& config, int64_t vocab_size) {
-  return model_presets().get(config.preset).build(config, vocab_size);
+  return std::make_shared<Transformer>(config, resolve_components(config), vocab_size);
 }
 
 }  // namespace oasis

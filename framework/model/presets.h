@@ -1,24 +1,28 @@
-// The model registry: preset name -> description and builder. The model-zoo presets (AttnRes,
-// softmax1, OASIS, ...) register here too; `oasis models` prints this table.
+// The model registry: preset name -> description and components (router, normalizer, gate, null
+// signal). Config keys model.router / normalizer / gate / null_signal override a preset's choices, so
+// any combination can be built from YAML; `oasis models` prints this table.
 #pragma once
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "framework/core/config.h"
 #include "framework/core/registry.h"
 #include "framework/model/language_model.h"
+#include "framework/model/transformer.h"
 
 namespace oasis {
 
 struct ModelPreset {
   std::string description;
-  std::function<std::shared_ptr<LanguageModel>(const ModelConfig&, int64_t vocab_size)> build;
+  ModelComponents components;
 };
 
 const Registry<ModelPreset>& model_presets();
 
-// Builds `config.preset` with the given vocabulary size.
+// The preset's components with the config's overrides; throws ConfigError on an impossible combination.
+ModelComponents resolve_components(const ModelConfig& config);
+
+// Builds the configured model with the given vocabulary size.
 std::shared_ptr<LanguageModel> build_model(const ModelConfig& config, int64_t vocab_size);
 
 }  // namespace oasis

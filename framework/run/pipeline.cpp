@@ -62,6 +62,10 @@ Session open_session(const Config& config, const fs::path& run_dir, const std::v
   for (const auto& [name, ids] : s.data.splits)
     rows.emplace_back(fmt::format("(tokens {})", name),
                       fmt::format("{}{}", ids.size(), s.data.from_cache.at(name) ? " (cached)" : ""));
+  const ModelComponents m = resolve_components(config.model);
+  rows.emplace_back("(components)", fmt::format("router {}{}, normalizer {}, gate {}, null signal {}", m.router,
+                                                m.router == "attnres" ? fmt::format(" ({} blocks)", m.attnres_blocks) : "",
+                                                m.normalizer, m.gate, m.null_signal));
   rows.emplace_back("(parameters)", std::to_string(parameter_count(*s.model)));
   rows.emplace_back("(swiglu hidden)", std::to_string(swiglu_hidden(config.model)));
   rows.emplace_back("(tokens per step)",
@@ -87,6 +91,7 @@ nlohmann::json evaluate_perplexities(Session& s) {
 
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
+  const ModelComponents m = resolve_components(c.model);
   return {{"experiment", c.experiment},
           {"run", c.run},
           {"run_dir", s.run_dir.string()},
@@ -95,8 +100,9 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
           {"seed", c.seed},
           {"checkpoint_step", checkpoint_step},
           {"device", s.device.str()},
-          {"model", {{"preset", c.model.preset}, {"parameters", parameter_count(*s.model)},
-                     {"vocab_size", s.data.tokenizer->vocab_size()}}},
+          {"model", {{"preset", c.model.preset}, {"router", m.router}, {"attnres_blocks", m.attnres_blocks},
+                     {"normalizer", m.normalizer}, {"gate", m.gate}, {"null_signal", m.null_signal},
+                     {"parameters", parameter_count(*s.model)}, {"vocab_size", s.data.tokenizer->vocab_size()}}},
           {"data", {{"dataset", c.data.dataset}, {"tokenizer", c.data.tokenizer}, {"bos", c.data.bos},
                     {"split_rule", s.data.corpus.split_rule}, {"source", s.data.corpus.source.string()}}}};
 }

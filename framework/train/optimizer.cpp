@@ -7,7 +7,9 @@ namespace oasis {
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& t) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : model.named_parameters()) {
-    const bool exempt = p.key().find("norm") != std::string::npos || p.key().find("embed") != std::string::npos;
+    // Matrices decay; vectors and scalars (norm gains, routing queries, gate biases, sink logits) and
+    // embeddings do not, unless asked.
+    const bool exempt = p.value().dim() < 2 || p.key().find("embed") != std::string::npos;
     (exempt && !t.decay_norms_and_embeddings ? no_decay : decay).push_back(p.value());
   }
   auto options = [&](double wd) {

@@ -1,5 +1,6 @@
-// AdamW with decoupled weight decay in two parameter groups (decayed matrices; undecayed norm gains and
-// embeddings unless train.decay_norms_and_embeddings), and the warmup + cosine learning-rate schedule.
+// AdamW with decoupled weight decay in two parameter groups (decayed matrices; undecayed vectors --
+// norm gains, routing queries, biases -- and embeddings unless train.decay_norms_and_embeddings), and the
+// warmup + cosine learning-rate schedule.
 #pragma once
 #include <memory>
 

@@ -1,0 +1,76 @@
+#include "framework/model/normalizers.h"
+
+#include "framework/core/errors.h"
+
+namespace oasis {
+
+namespace {
+
+class Softmax : public ScoreNormalizer {
+ public:
+  Normalized forward(const at::Tensor& s) override { return {torch::softmax(s, -1), torch::logsumexp(s, -1), {}}; }
+};
+
+class Softmax1 : public ScoreNormalizer {
+ public:
+  Normalized forward(const at::Tensor& s) override {
+    // The implicit zero logit takes part in the max, so fully masked or very negative rows stay finite.
+    auto m = torch::clamp_min(std::get<0>(s.max(-1, true)), 0.0).detach();
+    auto e = torch::exp(s - m);
+    auto zero = torch::exp(-m);
+    auto den = zero + e.sum(-1, true);
+    return {e / den, torch::logsumexp(s, -1), (zero / den).squeeze(-1)};
+  }
+};
+
+class Clipped : public ScoreNormalizer {
+ public:
+  Clipped(double alpha, double zeta) : alpha_(alpha), zeta_(zeta) {}
+  Normalized forward(const at::Tensor& s) override {
+    const double gamma = -alpha_ / double(s.size(-1));
+    auto p = torch::clamp((zeta_ - gamma) * torch::softmax(s, -1) + gamma, 0.0, 1.0);
+    return {p, torch::logsumexp(s, -1), {}};
+  }
+
+ private:
+  double alpha_, zeta_;
+};
+
+class Softpick : public ScoreNormalizer {
+ public:
+  Normalized forward(const at::Tensor& s) override {
+    // Everything divided by e^m: num = relu(e^{s-m} - e^{-m}), den = sum |e^{s-m} - e^{-m}| + eps e^{-m}.
+    auto m = std::get<0>(s.max(-1, true)).detach();
+    auto shifted = torch::exp(s - m) - torch::exp(-m);
+    auto valid = torch::isfinite(s).to(s.scalar_type());
+    auto den = (shifted.abs() * valid).sum(-1, true) + 1e-8 * torch::exp(-m);
+    auto p = torch::relu(shifted) * valid / den;
+    return {p, torch::logsumexp(s, -1), 1.0 - p.sum(-1)};
+  }
+};
+
+class Sink : public ScoreNormalizer {
+ public:
+  explicit Sink(int64_t n_heads) { logit = register_parameter("logit", torch::zeros({n_heads})); }
+  Normalized forward(const at::Tensor& s) override {
+    auto lse = torch::logsumexp(s, -1);                                     // [B, H, T]
+    auto sink = logit.view({1, -1, 1}).expand_as(lse);
+    auto total = torch::logaddexp(lse, sink);
+    return {torch::exp(s - total.unsqueeze(-1)), lse, torch::exp(sink - total)};
+  }
+  at::Tensor logit;
+};
+
+}  // namespace
+
+std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& kind, int64_t n_heads, double clip_alpha,
+                                                 double clip_zeta) {
+  if (kind == "softmax") return std::make_shared<Softmax>();
+  if (kind == "softmax1") return std::make_shared<Softmax1>();
+  if (kind == "clipped") return std::make_shared<Clipped>(clip_alpha, clip_zeta);
+  if (kind == "softpick") return std::make_shared<Softpick>();
+  if (kind == "sink") return std::make_shared<Sink>(n_heads);
+  throw ConfigError("model.normalizer: unknown normalizer '" + kind + "'");
+}
+
+}  // namespace oasis
