@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "experiments/commands.h"
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
 #include "framework/core/runtime.h"
@@ -28,6 +29,7 @@ const char* kUsage =
     "  train CONFIG [key=value...]   train a model, evaluate it, write results.json (resumes a killed run)\n"
     "  eval RUN_DIR [key=value...]   evaluate a run's newest checkpoint (overrides e.g. eval.context_len=256)\n"
     "  models                        list the model presets\n"
+    "  bench CONFIG [key=value...]   training tokens/s and peak memory per preset, overhead vs standard\n"
     "\n"
     "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error.\n";
 
@@ -114,7 +116,7 @@ int cmd_models(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   ensure_fast_blas_kernels(argv);
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}};
+      {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench}};
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

@@ -2,6 +2,36 @@
 
 namespace oasis {
 
+DepthSources::DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null)
+    : eps_(norm_eps), track_null_(track_null) {
+  values_ = embedding.unsqueeze(1);
+  inv_rms_ = inv_rms(embedding).unsqueeze(1);
+  if (track_null_) nulls_ = torch::zeros({embedding.size(0), 1}, embedding.options());
+}
+
+at::Tensor DepthSources::inv_rms(const at::Tensor& x) const { return torch::rsqrt(x.pow(2).mean(-1) + eps_); }
+
+void DepthSources::add_to_partial(const at::Tensor& update) {
+  partial_ = partial_.defined() ? partial_ + update : update;
+}
+
+void DepthSources::add_partial_null(const at::Tensor& nu) {
+  partial_null_ = partial_null_.defined() ? partial_null_ + nu : nu;
+  partial_null_count_ += 1;
+}
+
+void DepthSources::commit_partial() {
+  values_ = torch::cat({values_, partial_.unsqueeze(1)}, 1);
+  inv_rms_ = torch::cat({inv_rms_, inv_rms(partial_).unsqueeze(1)}, 1);
+  if (track_null_) {
+    auto nu = partial_null_count_ ? partial_null_ / double(partial_null_count_) : torch::zeros_like(partial_.select(-1, 0));
+    nulls_ = torch::cat({nulls_, nu.unsqueeze(1)}, 1);
+  }
+  partial_ = at::Tensor();
+  partial_null_ = at::Tensor();
+  partial_null_count_ = 0;
+}
+
 DepthRouterImpl::DepthRouterImpl(int64_t d_model, double norm_eps, bool mixes, bool null_gate,
                                  bool null_aware_sources, double gate_bias_init) {
   if (mixes) {
@@ -16,27 +46,41 @@ DepthRouterImpl::DepthRouterImpl(int64_t d_model, double norm_eps, bool mixes, b
   if (null_aware_sources && mixes) null_source_penalty = register_parameter("null_source_penalty", torch::full({1}, -6.0));
 }
 
-Routed DepthRouterImpl::forward(const std::vector<at::Tensor>& sources, const std::vector<at::Tensor>& source_null,
-                                const at::Tensor& signal, const Taps& taps) {
-  if (!query.defined()) {  // a single source: h is that source
-    Routed r{sources.front(), torch::ones_like(sources.front().select(-1, 0)).unsqueeze(0), {}};
-    taps.emit("weights", r.weights);
-    if (null_bias.defined()) {
-      r.keep = 1.0 - torch::sigmoid(null_bias).expand_as(r.weights[0]);  // no signal yet; LSE of one zero logit is 0
-      taps.emit("keep", r.keep);
+Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal, at::IntArrayRef token_shape,
+                                const Taps& taps) {
+  Routed r;
+  at::Tensor lse;
+  if (!query.defined()) {  // a single source (the embedding): h is that source
+    r.h = s.values_.select(1, 0);
+    r.weights = torch::ones({r.h.size(0), 1}, r.h.options());
+  } else {
+    const auto u = key_norm->weight * query;  // RMSNorm_g(v) . w = (v . (g * w)) / rms(v)
+    auto logits = torch::matmul(s.values_, u) * s.inv_rms_;  // [N, S]
+    auto nulls = s.nulls_;
+    if (s.partial_.defined()) {
+      const auto& p = s.partial_;
+      logits = torch::cat({logits, (torch::matmul(p, u) * torch::rsqrt(p.pow(2).mean(-1) + key_norm->eps())).unsqueeze(1)}, 1);
+      if (nulls.defined()) {
+        auto nu = s.partial_null_count_ ? s.partial_null_ / double(s.partial_null_count_) : torch::zeros_like(p.select(-1, 0));
+        nulls = torch::cat({nulls, nu.unsqueeze(1)}, 1);
+      }
     }
-    return r;
+    if (null_source_penalty.defined()) logits = logits - torch::softplus(null_source_penalty) * nulls;
+    r.weights = torch::softmax(logits, 1);
+    const int64_t done = s.values_.size(1);
+    r.h = (r.weights.slice(1, 0, done).unsqueeze(-1) * s.values_).sum(1);  // [N, d]
+    if (s.partial_.defined()) r.h = r.h + r.weights.select(1, done).unsqueeze(-1) * s.partial_;
+    if (null_bias.defined()) lse = torch::logsumexp(logits, 1);
   }
-  auto values = torch::stack(sources);                            // [S, B, T, d]
-  auto logits = torch::matmul(key_norm->forward(values), query);  // [S, B, T]
-  if (null_source_penalty.defined())
-    logits = logits - torch::softplus(null_source_penalty) * torch::stack(source_null);
-  auto weights = torch::softmax(logits, 0);
-  Routed r{(weights.unsqueeze(-1) * values).sum(0), weights, {}};
-  taps.emit("weights", weights);
+  if (taps.on()) {
+    std::vector<int64_t> shape = {r.weights.size(1), token_shape[0], token_shape[1]};
+    taps.emit("weights", r.weights.t().reshape(shape));
+  }
   if (null_bias.defined()) {
-    r.keep = 1.0 - torch::sigmoid(null_scale * signal + null_bias - torch::logsumexp(logits, 0));
-    taps.emit("keep", r.keep);
+    // pi_null = sigmoid(a n + c - LSE_i z_i); at the first site there is no signal and LSE of one zero logit is 0.
+    auto null_logit = null_scale.defined() ? null_scale * signal + null_bias - lse : null_bias.expand({r.h.size(0)});
+    r.keep = 1.0 - torch::sigmoid(null_logit);
+    if (taps.on()) taps.emit("keep", r.keep.reshape(token_shape));
   }
   return r;
 }

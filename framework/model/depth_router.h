@@ -1,24 +1,46 @@
 // One AttnRes routing site (methods §1.3-1.4): softmax over depth, per token, of a zero-initialised
 // pseudo-query against RMS-normalised sources,
-//   z_i = w . RMSNorm(v_i),  alpha = softmax_i(z),  h = sum_i alpha_i v_i
+//   z_i = w . RMSNorm_g(v_i) = (v_i . (g * w)) / rms(v_i),  alpha = softmax_i(z),  h = sum_i alpha_i v_i
 // and the OASIS terms (§6.4-6.5):
 //   variant a: pi_null = sigmoid(a * n_t + c - LSE_i z_i), the sublayer's update is scaled by 1 - pi_null
 //   variant b: z_i -= softplus(lambda) * nu_i, nu_i the mean null mass of the layers behind source i
+// Sources are kept as one [tokens, S, d] tensor whose per-source 1/rms is computed once, when a block is
+// committed, so a site costs one pass over the sources for the logits and one for the mixture.
 #pragma once
-#include <vector>
-
 #include <torch/torch.h>
 
-#include "framework/core/config.h"
 #include "framework/model/layers.h"
 #include "framework/model/taps.h"
 
 namespace oasis {
 
+// What a routing site mixes: the completed blocks (the embedding first) and the current partial sum.
+// All tensors are flattened over tokens (N = B * T).
+class DepthSources {
+ public:
+  DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null);  // embedding: [N, d]
+  void add_to_partial(const at::Tensor& update);  // [N, d]
+  void add_partial_null(const at::Tensor& nu);     // [N] null mass of an attention sublayer (variant b)
+  void commit_partial();                            // the partial sum becomes a completed block
+  int64_t count() const { return values_.size(1) + (partial_.defined() ? 1 : 0); }
+
+  at::Tensor values_;        // [N, S, d] completed blocks
+  at::Tensor inv_rms_;       // [N, S]
+  at::Tensor nulls_;         // [N, S] mean null mass per completed block (variant b)
+  at::Tensor partial_;       // [N, d] or undefined
+  at::Tensor partial_null_;  // [N] sum of the partial block's null masses
+  int64_t partial_null_count_ = 0;
+
+ private:
+  at::Tensor inv_rms(const at::Tensor& x) const;
+  double eps_;
+  bool track_null_;
+};
+
 struct Routed {
-  at::Tensor h;          // [B, T, d] the sublayer's input
-  at::Tensor weights;    // [S, B, T] routing weights over the sources
-  at::Tensor keep;       // [B, T] 1 - pi_null (variant a), undefined otherwise
+  at::Tensor h;        // [N, d] the sublayer's input
+  at::Tensor weights;  // [N, S] routing weights over the sources (the partial sum last)
+  at::Tensor keep;     // [N] 1 - pi_null (variant a), undefined otherwise
 };
 
 class DepthRouterImpl : public torch::nn::Module {
@@ -27,13 +49,12 @@ class DepthRouterImpl : public torch::nn::Module {
   // identically 1, so it has no query or key norm (they could never learn).
   DepthRouterImpl(int64_t d_model, double norm_eps, bool mixes, bool null_gate, bool null_aware_sources,
                   double gate_bias_init);
-  // sources: [B, T, d] each; source_null: their mean null mass [B, T] (variant b); signal: n_t [B, T]
-  // (variant a). Taps: weights, keep.
-  Routed forward(const std::vector<at::Tensor>& sources, const std::vector<at::Tensor>& source_null,
-                 const at::Tensor& signal, const Taps& taps = {});
+  // signal: n_t [N] (variant a). Taps: weights [S, B, T] (token_shape = {B, T}), keep [B, T].
+  Routed forward(const DepthSources& sources, const at::Tensor& signal, at::IntArrayRef token_shape,
+                 const Taps& taps = {});
 
   at::Tensor query;                    // w, zero-initialised (undefined when the site does not mix)
-  RMSNorm key_norm{nullptr};
+  RMSNorm key_norm{nullptr};           // its gain g scales the keys
   at::Tensor null_scale, null_bias;    // a, c (variant a; no a at the first site)
   at::Tensor null_source_penalty;      // lambda before softplus (variant b)
 };

@@ -91,65 +91,45 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
   const ModelConfig& c = config_;
   const bool a = variant_a(c, components_), b = variant_b(c, components_);
   const int64_t per_block = 2 * c.n_layers / components_.attnres_blocks;
-  const auto token_shape = embedded.sizes().slice(0, 2);  // [B, T]
+  const int64_t B = embedded.size(0), T = embedded.size(1), d = embedded.size(2);
+  const std::vector<int64_t> token_shape = {B, T};
+  auto tokens = [&](const at::Tensor& x) { return x.reshape({B * T, -1}); };  // [B, T, .] -> [N, .]
+  auto sequence = [&](const at::Tensor& x) { return x.view({B, T, d}); };    // [N, d] -> [B, T, d]
 
-  std::vector<at::Tensor> blocks_done = {embedded};  // b_0 = the embedding, then completed block sums
-  std::vector<at::Tensor> blocks_null;               // variant b: each source's mean null mass
-  if (b) blocks_null.push_back(torch::zeros(token_shape, embedded.options()));
-  at::Tensor partial, partial_null_sum, signal;
-  int64_t partial_attn_count = 0, sublayers_done = 0;
-  if (a) signal = torch::zeros(token_shape, embedded.options());
-
-  auto sources = [&] {
-    auto s = blocks_done;
-    if (partial.defined()) s.push_back(partial);
-    return s;
-  };
-  auto source_nulls = [&] {
-    auto s = blocks_null;
-    if (b && partial.defined())
-      s.push_back(partial_attn_count ? partial_null_sum / double(partial_attn_count) : torch::zeros(token_shape, embedded.options()));
-    return s;
-  };
-  auto add_update = [&](const at::Tensor& update) {
-    partial = partial.defined() ? partial + update : update;
-    if (++sublayers_done % per_block == 0) {  // the block is complete: it becomes a source of its own
-      blocks_done.push_back(partial);
-      if (b) blocks_null.push_back(partial_attn_count ? partial_null_sum / double(partial_attn_count)
-                                                      : torch::zeros(token_shape, embedded.options()));
-      partial = at::Tensor();
-      partial_null_sum = at::Tensor();
-      partial_attn_count = 0;
-    }
+  DepthSources sources(tokens(embedded), c.norm_eps, b);
+  at::Tensor signal;  // n_t [N] (variant a)
+  if (a) signal = torch::zeros({B * T}, embedded.options());
+  int64_t sublayers_done = 0;
+  auto add_update = [&](const at::Tensor& update, const Routed& r) {
+    sources.add_to_partial(r.keep.defined() ? update * r.keep.unsqueeze(-1) : update);
+    if (++sublayers_done % per_block == 0) sources.commit_partial();  // the block becomes a source of its own
   };
 
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks[i]->as<DecoderBlock>();
     const Taps layer = taps.child(std::to_string(i));
 
-    Routed r = block->route_attn->forward(sources(), source_nulls(), signal, layer.child("route_attn"));
-    AttentionResult att = block->attn->forward(block->attn_norm->forward(r.h), layer.child("attn"));
+    Routed r = block->route_attn->forward(sources, signal, token_shape, layer.child("route_attn"));
+    AttentionResult att = block->attn->forward(block->attn_norm->forward(sequence(r.h)), layer.child("attn"));
     // The null evidence of this sublayer (optionally a signal only, without gradients).
-    const auto lse = c.oasis.detach ? att.lse.detach() : att.lse;
+    const auto lse = c.oasis.detach ? att.lse.detach() : att.lse;  // [B, H, T]
     if (b) {
       auto nu = (att.null_mass.defined() ? att.null_mass : torch::sigmoid(-att.lse)).mean(1);  // [B, T]
-      if (c.oasis.detach) nu = nu.detach();
-      partial_null_sum = partial_null_sum.defined() ? partial_null_sum + nu : nu;
-      partial_attn_count += 1;
+      sources.add_partial_null(tokens(c.oasis.detach ? nu.detach() : nu).squeeze(-1));
     }
-    add_update(r.keep.defined() ? att.out * r.keep.unsqueeze(-1) : att.out);
+    add_update(tokens(att.out), r);
     if (a) {  // e_t = mean_h(-LSE) (or learned head weights) -> the signal seen by the next sites
       auto evidence = block->null_head_weights.defined() ? (-lse * block->null_head_weights.view({1, -1, 1})).sum(1)
                                                          : (-lse).mean(1);
+      evidence = evidence.reshape({B * T});
       signal = c.oasis.ema_rate > 0 && i > 0 ? c.oasis.ema_rate * signal + (1.0 - c.oasis.ema_rate) * evidence : evidence;
-      layer.emit("null_signal", signal);
+      if (layer.on()) layer.emit("null_signal", signal.view({B, T}));
     }
 
-    r = block->route_mlp->forward(sources(), source_nulls(), signal, layer.child("route_mlp"));
-    auto out = block->mlp->forward(block->mlp_norm->forward(r.h));
-    add_update(r.keep.defined() ? out * r.keep.unsqueeze(-1) : out);
+    r = block->route_mlp->forward(sources, signal, token_shape, layer.child("route_mlp"));
+    add_update(tokens(block->mlp->forward(block->mlp_norm->forward(sequence(r.h)))), r);
   }
-  return final_route->forward(sources(), source_nulls(), signal, taps.child("final_route")).h;
+  return sequence(final_route->forward(sources, signal, token_shape, taps.child("final_route")).h);
 }
 
 }  // namespace oasis

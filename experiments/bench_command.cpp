@@ -1,0 +1,174 @@
+// `oasis bench`: training tokens/s and peak memory per preset at one configured size, and each preset's
+// step-time overhead relative to `standard`. Each preset runs in its own child process (this binary
+// with --only), so its peak resident memory is its own (wait4's ru_maxrss). Shared machines are noisy
+// (seen: +-15% between identical runs), so presets run in `--rounds` interleaved rounds and each keeps
+// its fastest round's median step time.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "experiments/commands.h"
+#include "framework/core/config.h"
+#include "framework/core/errors.h"
+#include "framework/core/log.h"
+#include "framework/core/paths.h"
+#include "framework/core/text.h"
+#include "framework/model/presets.h"
+#include "framework/run/bench.h"
+
+namespace po = boost::program_options;
+
+namespace oasis {
+namespace {
+
+const char* kResultTag = "OASIS_BENCH_RESULT ";
+
+struct ChildRun {
+  nlohmann::json result;
+  double peak_rss_mb = 0;
+};
+
+// Runs this binary with `args`; returns its tagged JSON line and peak RSS.
+ChildRun run_child(const std::vector<std::string>& args) {
+  int out[2];
+  if (::pipe(out) != 0) throw RuntimeError("bench: pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw RuntimeError("bench: fork failed");
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string output;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0) output.append(buffer, size_t(n));
+  ::close(out[0]);
+  int status = 0;
+  struct rusage usage {};
+  ::wait4(pid, &status, 0, &usage);
+  ChildRun run;
+  run.peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
+  const auto at = output.rfind(kResultTag);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || at == std::string::npos)
+    throw RuntimeError(fmt::format("bench: `{}` failed (exit {}):\n{}", join(args, " "), WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                   output.substr(output.size() > 2000 ? output.size() - 2000 : 0)));
+  run.result = nlohmann::json::parse(output.substr(at + std::string(kResultTag).size()));
+  return run;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  po::options_description options("bench options");
+  std::string presets_text, only, out_file;
+  int64_t steps = 10, warmup = 3, rounds = 2;
+  options.add_options()("help,h", "show this help")(
+      "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
+      "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
+      "warmup", po::value(&warmup)->default_value(3), "untimed steps first")(
+      "rounds", po::value(&rounds)->default_value(2), "interleaved rounds over the presets; the fastest counts")("out", po::value(&out_file),
+                                                                             "also write the results as JSON")(
+      "only", po::value(&only), "(internal) measure one preset and print its result");
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "");
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("args", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(fmt::format("oasis bench: {}", e.what()));
+  }
+  if (vm.count("help")) {
+    std::printf(
+        "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n\n"
+        "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
+        "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n");
+    std::ostringstream text;
+    text << options;
+    std::printf("%s", text.str().c_str());
+    return 0;
+  }
+  const auto positional_args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (positional_args.empty()) throw ConfigError("oasis bench: expected a CONFIG file (see `oasis bench --help`)");
+  if (steps < 1 || warmup < 0 || rounds < 1)
+    throw ConfigError("oasis bench: --steps and --rounds must be >= 1 and --warmup >= 0");
+  const std::string config_file = positional_args[0];
+  std::vector<std::string> overrides(positional_args.begin() + 1, positional_args.end());
+
+  if (!only.empty()) {  // child: one preset
+    overrides.push_back("model.preset=" + only);
+    const TrainingSpeed speed = measure_training_speed(load_config(config_file, overrides), warmup, steps);
+    std::printf("%s%s\n", kResultTag, speed.to_json().dump().c_str());
+    return 0;
+  }
+
+  const std::vector<std::string> presets = split_commas(presets_text);
+  for (const auto& p : presets) model_presets().get(p);  // unknown names fail before any work
+  const Config config = load_config(config_file, overrides);  // validate once, and for the header
+  log_line(fmt::format("bench: {} | d_model {} | layers {} | heads {} | seq {} | batch {} x {} | threads {} | "
+                       "{} warm-up + {} timed steps | {} rounds",
+                       config_file, config.model.d_model, config.model.n_layers, config.model.n_heads, config.data.seq_len,
+                       config.train.batch_size, config.train.grad_accum, config.threads, warmup, steps, rounds));
+  std::map<std::string, ChildRun> runs;
+  for (int64_t round = 0; round < rounds; ++round)
+    for (const auto& preset : presets) {
+      std::vector<std::string> child = {"oasis", "bench", config_file};
+      child.insert(child.end(), overrides.begin(), overrides.end());
+      child.insert(child.end(), {"--only", preset, "--steps", std::to_string(steps), "--warmup", std::to_string(warmup)});
+      ChildRun run = run_child(child);
+      log_line(fmt::format("  round {} {:<18} {:>8.1f} ms/step {:>8.0f} tokens/s", round + 1, preset,
+                           run.result["median_step_ms"].get<double>(), run.result["tokens_per_s"].get<double>()));
+      auto best = runs.find(preset);
+      if (best == runs.end() || run.result["median_step_ms"].get<double>() < best->second.result["median_step_ms"].get<double>())
+        runs[preset] = run;
+    }
+  const double base_ms = runs.count("standard") ? runs["standard"].result["median_step_ms"].get<double>() : 0;
+  std::string table = "| preset | parameters | step ms (median) | tokens/s | overhead vs standard | peak RSS MB |\n"
+                      "|---|---|---|---|---|---|\n";
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& preset : presets) {
+    const auto& r = runs[preset];
+    const double ms = r.result["median_step_ms"].get<double>();
+    const std::string overhead = base_ms > 0 ? fmt::format("{:+.1f}%", 100.0 * (ms / base_ms - 1.0)) : "n/a";
+    table += fmt::format("| {} | {} | {:.1f} | {:.0f} | {} | {:.0f} |\n", preset, r.result["parameters"].get<int64_t>(), ms,
+                         r.result["tokens_per_s"].get<double>(), overhead, r.peak_rss_mb);
+    auto row = r.result;
+    row["preset"] = preset;
+    row["peak_rss_mb"] = r.peak_rss_mb;
+    if (base_ms > 0) row["overhead_vs_standard"] = ms / base_ms - 1.0;
+    out.push_back(row);
+  }
+  log_line(table);
+  if (!out_file.empty()) write_file_atomic(out_file, out.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace oasis

@@ -1,0 +1,11 @@
+// Subcommands of the `oasis` CLI that live in their own files.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace oasis {
+
+// oasis bench CONFIG [key=value...] [--presets a,b] [--steps N] [--warmup N] [--out FILE]
+int cmd_bench(const std::vector<std::string>& args);
+
+}  // namespace oasis
