@@ -1,8 +1,8 @@
 // `oasis bench`: training tokens/s and peak memory per preset at one configured size, and each preset's
-// step-time overhead relative to `standard`. Each preset runs in its own child process (this binary
-// with --only), so its peak resident memory is its own (wait4's ru_maxrss). Shared machines are noisy
-// (seen: +-15% between identical runs), so presets run in `--rounds` interleaved rounds and each keeps
-// its fastest round's median step time.
+// step-time overhead relative to `standard`. Shared machines are noisy (seen: 35% between identical
+// runs), so step times come from one process that steps every preset's model in turn (a slow phase
+// hits all presets alike) and each preset's median step counts. Peak resident memory comes from a
+// child process per preset (this binary with --only), whose ru_maxrss is its own.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,12 +85,11 @@ std::vector<std::string> split_commas(const std::string& text) {
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
   std::string presets_text, only, out_file;
-  int64_t steps = 10, warmup = 3, rounds = 2;
+  int64_t steps = 10, warmup = 3;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
-      "warmup", po::value(&warmup)->default_value(3), "untimed steps first")(
-      "rounds", po::value(&rounds)->default_value(2), "interleaved rounds over the presets; the fastest counts")("out", po::value(&out_file),
+      "warmup", po::value(&warmup)->default_value(3), "untimed steps first")("out", po::value(&out_file),
                                                                              "also write the results as JSON")(
       "only", po::value(&only), "(internal) measure one preset and print its result");
   po::options_description hidden;
@@ -118,38 +117,50 @@ int cmd_bench(const std::vector<std::string>& args) {
   }
   const auto positional_args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (positional_args.empty()) throw ConfigError("oasis bench: expected a CONFIG file (see `oasis bench --help`)");
-  if (steps < 1 || warmup < 0 || rounds < 1)
-    throw ConfigError("oasis bench: --steps and --rounds must be >= 1 and --warmup >= 0");
+  if (steps < 1 || warmup < 0) throw ConfigError("oasis bench: --steps must be >= 1 and --warmup >= 0");
   const std::string config_file = positional_args[0];
   std::vector<std::string> overrides(positional_args.begin() + 1, positional_args.end());
 
-  if (!only.empty()) {  // child: one preset
-    overrides.push_back("model.preset=" + only);
-    const TrainingSpeed speed = measure_training_speed(load_config(config_file, overrides), warmup, steps);
-    std::printf("%s%s\n", kResultTag, speed.to_json().dump().c_str());
+  auto preset_config = [&](const std::string& preset) {
+    auto with_preset = overrides;
+    with_preset.push_back("model.preset=" + preset);
+    return load_config(config_file, with_preset);
+  };
+  if (!only.empty()) {  // child: one preset, for its peak memory
+    SpeedTrial trial(preset_config(only));
+    for (int64_t i = 0; i < 2; ++i) trial.step_ms();
+    std::printf("%s%s\n", kResultTag, nlohmann::json{{"parameters", trial.parameters()}}.dump().c_str());
     return 0;
   }
 
   const std::vector<std::string> presets = split_commas(presets_text);
   for (const auto& p : presets) model_presets().get(p);  // unknown names fail before any work
-  const Config config = load_config(config_file, overrides);  // validate once, and for the header
+  const Config config = load_config(config_file, overrides);
   log_line(fmt::format("bench: {} | d_model {} | layers {} | heads {} | seq {} | batch {} x {} | threads {} | "
-                       "{} warm-up + {} timed steps | {} rounds",
+                       "{} warm-up + {} timed steps per preset, interleaved",
                        config_file, config.model.d_model, config.model.n_layers, config.model.n_heads, config.data.seq_len,
-                       config.train.batch_size, config.train.grad_accum, config.threads, warmup, steps, rounds));
+                       config.train.batch_size, config.train.grad_accum, config.threads, warmup, steps));
   std::map<std::string, ChildRun> runs;
-  for (int64_t round = 0; round < rounds; ++round)
-    for (const auto& preset : presets) {
-      std::vector<std::string> child = {"oasis", "bench", config_file};
-      child.insert(child.end(), overrides.begin(), overrides.end());
-      child.insert(child.end(), {"--only", preset, "--steps", std::to_string(steps), "--warmup", std::to_string(warmup)});
-      ChildRun run = run_child(child);
-      log_line(fmt::format("  round {} {:<18} {:>8.1f} ms/step {:>8.0f} tokens/s", round + 1, preset,
-                           run.result["median_step_ms"].get<double>(), run.result["tokens_per_s"].get<double>()));
-      auto best = runs.find(preset);
-      if (best == runs.end() || run.result["median_step_ms"].get<double>() < best->second.result["median_step_ms"].get<double>())
-        runs[preset] = run;
+  for (const auto& preset : presets) {
+    std::vector<std::string> child = {"oasis", "bench", config_file};
+    child.insert(child.end(), overrides.begin(), overrides.end());
+    child.insert(child.end(), {"--only", preset});
+    runs[preset] = run_child(child);
+  }
+  std::vector<std::unique_ptr<SpeedTrial>> trials;
+  for (const auto& preset : presets) trials.push_back(std::make_unique<SpeedTrial>(preset_config(preset)));
+  std::vector<std::vector<double>> times(presets.size());
+  for (int64_t step = 0; step < warmup + steps; ++step)
+    for (size_t i = 0; i < presets.size(); ++i) {
+      const double ms = trials[i]->step_ms();
+      if (step >= warmup) times[i].push_back(ms);
     }
+  for (size_t i = 0; i < presets.size(); ++i) {
+    auto& r = runs[presets[i]].result;
+    r["median_step_ms"] = median(times[i]);
+    r["tokens_per_s"] = double(trials[i]->tokens_per_step()) / (median(times[i]) / 1000.0);
+    r["step_ms"] = times[i];
+  }
   const double base_ms = runs.count("standard") ? runs["standard"].result["median_step_ms"].get<double>() : 0;
   std::string table = "| preset | parameters | step ms (median) | tokens/s | overhead vs standard | peak RSS MB |\n"
                       "|---|---|---|---|---|---|\n";

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <map>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
+#include "framework/core/paths.h"
 #include "framework/data/token_data.h"
 #include "framework/model/normalizers.h"
 #include "framework/model/presets.h"
@@ -301,6 +303,28 @@ TEST(ModelZoo, ImpossibleCombinationsAreConfigErrors) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'attnres'"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("attnres-softmax1"), std::string::npos) << e.what();
   }
+}
+
+TEST(ModelZoo, BenchReportsEveryPreset) {
+  auto dir = test::scratch_dir();
+  Config c = test::tiny_config(dir);
+  const std::string yaml = test::write_text(dir / "tiny.yaml", config_to_yaml(c));
+  const std::string out = (dir / "bench.json").string();
+  auto r = test::run_cli("bench " + yaml + " --presets standard,oasis,attnres --steps 2 --warmup 1 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("| oasis |"), std::string::npos) << r.output;
+  const auto rows = nlohmann::json::parse(read_file(out));
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    EXPECT_GT(row["tokens_per_s"].get<double>(), 0.0);
+    EXPECT_GT(row["peak_rss_mb"].get<double>(), 50.0);
+    EXPECT_EQ(row["step_ms"].size(), 2u);
+    EXPECT_NEAR(row["tokens_per_s"].get<double>(), 4 * 32 / (row["median_step_ms"].get<double>() / 1000.0), 1e-6);
+  }
+  EXPECT_EQ(rows[0]["overhead_vs_standard"].get<double>(), 0.0);
+  r = test::run_cli("bench " + yaml + " --presets standard,oasys");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("did you mean 'oasis'"), std::string::npos) << r.output;
 }
 
 TEST(ModelZoo, EveryPresetTrainsOnWikiText2) {

@@ -43,15 +43,15 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_head
   if (gate) register_module("gate", gate);
 }
 
-AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps) {
+AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
   auto q = rotary_.apply(qkv[0]), k = rotary_.apply(qkv[1]), v = qkv[2];  // [B, H, T, D]
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
   auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
-  Normalized n = normalizer->forward(scores.masked_fill(future, -INFINITY));
+  Normalized n = normalizer->forward(scores.masked_fill(future, -INFINITY), want_lse || taps.on());
   taps.emit("probs", n.probs);
-  taps.emit("lse", n.lse);
+  if (n.lse.defined()) taps.emit("lse", n.lse);
   if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
   auto heads = torch::matmul(n.probs, v);  // [B, H, T, D]
   if (gate) heads = gate->forward(heads, x, taps);

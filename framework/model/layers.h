@@ -37,7 +37,7 @@ class Rotary {
 
 struct AttentionResult {
   at::Tensor out;        // [B, T, d]
-  at::Tensor lse;        // [B, H, T] log-sum-exp of each query's real scores
+  at::Tensor lse;        // [B, H, T] log-sum-exp of each query's real scores, or undefined
   at::Tensor null_mass;  // [B, H, T] or undefined
 };
 
@@ -45,8 +45,9 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len, double rope_theta,
                           std::shared_ptr<ScoreNormalizer> normalizer, std::shared_ptr<AttentionGate> gate);
-  // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate.
-  AttentionResult forward(const torch::Tensor& x, const Taps& taps = {});
+  // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate. The log-sum-exp is
+  // computed when `want_lse` or taps are on (or the normalizer needs it anyway).
+  AttentionResult forward(const torch::Tensor& x, const Taps& taps = {}, bool want_lse = false);
   torch::nn::Linear wqkv{nullptr}, wo{nullptr};
   std::shared_ptr<ScoreNormalizer> normalizer;
   std::shared_ptr<AttentionGate> gate;  // may be null

@@ -8,28 +8,29 @@ namespace {
 
 class Softmax : public ScoreNormalizer {
  public:
-  Normalized forward(const at::Tensor& s) override { return {torch::softmax(s, -1), torch::logsumexp(s, -1), {}}; }
+  Normalized forward(const at::Tensor& s, bool want_lse) override {
+    return {torch::softmax(s, -1), want_lse ? torch::logsumexp(s, -1) : at::Tensor(), {}};
+  }
 };
 
 class Softmax1 : public ScoreNormalizer {
  public:
-  Normalized forward(const at::Tensor& s) override {
-    // The implicit zero logit takes part in the max, so fully masked or very negative rows stay finite.
-    auto m = torch::clamp_min(std::get<0>(s.max(-1, true)), 0.0).detach();
-    auto e = torch::exp(s - m);
-    auto zero = torch::exp(-m);
-    auto den = zero + e.sum(-1, true);
-    return {e / den, torch::logsumexp(s, -1), (zero / den).squeeze(-1)};
+  Normalized forward(const at::Tensor& s, bool) override {
+    // softmax1(s) = softmax(s) * sigmoid(LSE) and null = sigmoid(-LSE): the fused, max-subtracted softmax
+    // and logsumexp kernels keep it stable (the zero logit never overflows), in fewer passes than the
+    // explicit e^{s-m'} / (e^{-m'} + sum e^{s-m'}) with m' = max(0, max s), which it equals.
+    auto lse = torch::logsumexp(s, -1);
+    return {torch::softmax(s, -1) * torch::sigmoid(lse).unsqueeze(-1), lse, torch::sigmoid(-lse)};
   }
 };
 
 class Clipped : public ScoreNormalizer {
  public:
   Clipped(double alpha, double zeta) : alpha_(alpha), zeta_(zeta) {}
-  Normalized forward(const at::Tensor& s) override {
+  Normalized forward(const at::Tensor& s, bool want_lse) override {
     const double gamma = -alpha_ / double(s.size(-1));
     auto p = torch::clamp((zeta_ - gamma) * torch::softmax(s, -1) + gamma, 0.0, 1.0);
-    return {p, torch::logsumexp(s, -1), {}};
+    return {p, want_lse ? torch::logsumexp(s, -1) : at::Tensor(), {}};
   }
 
  private:
@@ -38,21 +39,21 @@ class Clipped : public ScoreNormalizer {
 
 class Softpick : public ScoreNormalizer {
  public:
-  Normalized forward(const at::Tensor& s) override {
+  Normalized forward(const at::Tensor& s, bool want_lse) override {
     // Everything divided by e^m: num = relu(e^{s-m} - e^{-m}), den = sum |e^{s-m} - e^{-m}| + eps e^{-m}.
     auto m = std::get<0>(s.max(-1, true)).detach();
     auto shifted = torch::exp(s - m) - torch::exp(-m);
     auto valid = torch::isfinite(s).to(s.scalar_type());
     auto den = (shifted.abs() * valid).sum(-1, true) + 1e-8 * torch::exp(-m);
     auto p = torch::relu(shifted) * valid / den;
-    return {p, torch::logsumexp(s, -1), 1.0 - p.sum(-1)};
+    return {p, want_lse ? torch::logsumexp(s, -1) : at::Tensor(), 1.0 - p.sum(-1)};
   }
 };
 
 class Sink : public ScoreNormalizer {
  public:
   explicit Sink(int64_t n_heads) { logit = register_parameter("logit", torch::zeros({n_heads})); }
-  Normalized forward(const at::Tensor& s) override {
+  Normalized forward(const at::Tensor& s, bool) override {
     auto lse = torch::logsumexp(s, -1);                                     // [B, H, T]
     auto sink = logit.view({1, -1, 1}).expand_as(lse);
     auto total = torch::logaddexp(lse, sink);

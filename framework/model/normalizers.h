@@ -3,7 +3,7 @@
 // log-sum-exp of the real scores (the null log-odds of Softmax1 is its negative) and, for normalizers
 // that can decline to attend, the null mass 1 - sum_j p_j.
 //   softmax   p = softmax(s)
-//   softmax1  p_j = e^{s_j} / (1 + sum e^{s}); null = sigmoid(-LSE); stable with the zero logit in the max
+//   softmax1  p_j = e^{s_j} / (1 + sum e^{s}) = softmax(s)_j sigmoid(LSE); null = sigmoid(-LSE)
 //   clipped   p = clip((zeta - gamma) softmax(s) + gamma, 0, 1), gamma = -alpha / T (Bondarenko et al.)
 //   softpick  p_j = relu(e^{s_j} - 1) / (sum_j |e^{s_j} - 1| + eps) (Zuhri et al.), eps = 1e-8
 //   sink      a learned logit s_h per head competes with the keys: p_j = e^{s_j} / (e^{s_h} + sum e^{s})
@@ -17,13 +17,14 @@ namespace oasis {
 
 struct Normalized {
   at::Tensor probs;      // [B, H, T, T]
-  at::Tensor lse;        // [B, H, T] log-sum-exp over the real (unmasked) scores
+  at::Tensor lse;        // [B, H, T] log-sum-exp over the real scores (undefined unless wanted or intrinsic)
   at::Tensor null_mass;  // [B, H, T], undefined for plain softmax and clipped
 };
 
 class ScoreNormalizer : public torch::nn::Module {
  public:
-  virtual Normalized forward(const at::Tensor& masked_scores) = 0;
+  // `want_lse`: the caller needs the log-sum-exp (OASIS evidence, taps); otherwise it may be skipped.
+  virtual Normalized forward(const at::Tensor& masked_scores, bool want_lse = true) = 0;
 };
 
 std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& kind, int64_t n_heads, double clip_alpha,

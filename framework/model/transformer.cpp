@@ -110,7 +110,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
     const Taps layer = taps.child(std::to_string(i));
 
     Routed r = block->route_attn->forward(sources, signal, token_shape, layer.child("route_attn"));
-    AttentionResult att = block->attn->forward(block->attn_norm->forward(sequence(r.h)), layer.child("attn"));
+    AttentionResult att = block->attn->forward(block->attn_norm->forward(sequence(r.h)), layer.child("attn"), a || b);
     // The null evidence of this sublayer (optionally a signal only, without gradients).
     const auto lse = c.oasis.detach ? att.lse.detach() : att.lse;  // [B, H, T]
     if (b) {

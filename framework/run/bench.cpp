@@ -13,49 +13,66 @@
 
 namespace oasis {
 
-nlohmann::json TrainingSpeed::to_json() const {
-  return {{"parameters", parameters}, {"tokens_per_step", tokens_per_step}, {"median_step_ms", median_step_ms},
-          {"tokens_per_s", tokens_per_s}};
+struct SpeedTrial::State {
+  Config config;
+  c10::Device device = c10::kCPU;
+  TokenizedData data;
+  std::shared_ptr<LanguageModel> model;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<WindowSampler> windows;
+  int64_t sample = 0;
+};
+
+SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.config = c;
+  apply_threads(c.threads);
+  s.device = resolve_device(c.device);
+  s.data = prepare_data(c.data, {"train"});
+  seed_everything(c.seed);
+  s.model = build_model(c.model, s.data.tokenizer->vocab_size());
+  s.model->to(s.device);
+  s.model->train();
+  s.optimizer = make_optimizer(*s.model, c.train);
+  s.windows = std::make_unique<WindowSampler>(s.data.split("train"), c.data.seq_len, c.data.bos,
+                                              s.data.tokenizer->end_of_text(), uint64_t(c.seed));
 }
 
-TrainingSpeed measure_training_speed(const Config& c, int64_t warmup_steps, int64_t timed_steps) {
-  apply_threads(c.threads);
-  const auto device = resolve_device(c.device);
-  TokenizedData data = prepare_data(c.data, {"train"});
-  seed_everything(c.seed);
-  auto model = build_model(c.model, data.tokenizer->vocab_size());
-  model->to(device);
-  model->train();
-  auto optimizer = make_optimizer(*model, c.train);
-  const WindowSampler windows(data.split("train"), c.data.seq_len, c.data.bos, data.tokenizer->end_of_text(),
-                              uint64_t(c.seed));
-  TrainingSpeed speed;
-  for (const auto& p : model->parameters()) speed.parameters += p.numel();
-  speed.tokens_per_step = c.train.batch_size * c.train.grad_accum * c.data.seq_len;
-  std::vector<double> step_ms;
-  int64_t sample = 0;
-  for (int64_t step = 0; step < warmup_steps + timed_steps; ++step) {
-    const auto t0 = std::chrono::steady_clock::now();
-    optimizer->zero_grad();
-    for (int64_t micro = 0; micro < c.train.grad_accum; ++micro) {
-      const Batch b = windows.batch(sample, c.train.batch_size);
-      sample += c.train.batch_size;
-      auto logits = model->forward(b.inputs.to(device));
-      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
-                                                       b.targets.to(device).view(-1)) /
-                  double(c.train.grad_accum);
-      loss.backward();
-    }
-    torch::nn::utils::clip_grad_norm_(model->parameters(), c.train.grad_clip > 0 ? c.train.grad_clip : 1e9);
-    optimizer->step();
-    if (device.is_cuda()) torch::cuda::synchronize();
-    if (step >= warmup_steps)
-      step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+SpeedTrial::~SpeedTrial() = default;
+
+double SpeedTrial::step_ms() {
+  State& s = *state_;
+  const TrainConfig& t = s.config.train;
+  const auto t0 = std::chrono::steady_clock::now();
+  s.optimizer->zero_grad();
+  for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
+    const Batch b = s.windows->batch(s.sample, t.batch_size);
+    s.sample += t.batch_size;
+    auto logits = s.model->forward(b.inputs.to(s.device));
+    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.to(s.device).view(-1)) /
+                double(t.grad_accum);
+    loss.backward();
   }
-  std::sort(step_ms.begin(), step_ms.end());
-  speed.median_step_ms = step_ms[step_ms.size() / 2];
-  speed.tokens_per_s = double(speed.tokens_per_step) / (speed.median_step_ms / 1000.0);
-  return speed;
+  torch::nn::utils::clip_grad_norm_(s.model->parameters(), t.grad_clip > 0 ? t.grad_clip : 1e9);
+  s.optimizer->step();
+  if (s.device.is_cuda()) torch::cuda::synchronize();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int64_t SpeedTrial::parameters() const {
+  int64_t n = 0;
+  for (const auto& p : state_->model->parameters()) n += p.numel();
+  return n;
+}
+
+int64_t SpeedTrial::tokens_per_step() const {
+  const TrainConfig& t = state_->config.train;
+  return t.batch_size * t.grad_accum * state_->config.data.seq_len;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0.0 : values[values.size() / 2];
 }
 
 }  // namespace oasis

@@ -1,22 +1,28 @@
-// Training-throughput measurement for `oasis bench`: a few warm-up steps, then timed optimizer steps on
-// real training windows; the median step time gives tokens/s.
+// Training-throughput measurement for `oasis bench`: one trial per model runs real optimizer steps on
+// real training windows and times each; trials of several presets can be stepped in turn, so slow
+// phases of a noisy machine hit every preset alike.
 #pragma once
 #include <cstdint>
-
-#include <nlohmann/json.hpp>
+#include <memory>
+#include <vector>
 
 #include "framework/core/config.h"
 
 namespace oasis {
 
-struct TrainingSpeed {
-  int64_t parameters = 0;
-  int64_t tokens_per_step = 0;
-  double median_step_ms = 0;
-  double tokens_per_s = 0;
-  nlohmann::json to_json() const;
+class SpeedTrial {
+ public:
+  explicit SpeedTrial(const Config& config);
+  ~SpeedTrial();
+  double step_ms();  // one optimizer step, wall time
+  int64_t parameters() const;
+  int64_t tokens_per_step() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
-TrainingSpeed measure_training_speed(const Config& config, int64_t warmup_steps, int64_t timed_steps);
+double median(std::vector<double> values);
 
 }  // namespace oasis
