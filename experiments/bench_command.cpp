@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "experiments/cli_args.h"
 #include "experiments/commands.h"
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
@@ -92,20 +93,8 @@ int cmd_bench(const std::vector<std::string>& args) {
       "warmup", po::value(&warmup)->default_value(3), "untimed steps first")("out", po::value(&out_file),
                                                                              "also write the results as JSON")(
       "only", po::value(&only), "(internal) measure one preset and print its result");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "");
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("args", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ConfigError(fmt::format("oasis bench: {}", e.what()));
-  }
-  if (vm.count("help")) {
+  const ParsedArgs parsed = parse_command(args, "bench", options);
+  if (parsed.help) {
     std::printf(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n\n"
         "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
@@ -115,7 +104,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::printf("%s", text.str().c_str());
     return 0;
   }
-  const auto positional_args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const auto& positional_args = parsed.positional;
   if (positional_args.empty()) throw ConfigError("oasis bench: expected a CONFIG file (see `oasis bench --help`)");
   if (steps < 1 || warmup < 0) throw ConfigError("oasis bench: --steps must be >= 1 and --warmup >= 0");
   const std::string config_file = positional_args[0];

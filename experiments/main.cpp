@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "experiments/cli_args.h"
 #include "experiments/commands.h"
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
@@ -33,31 +34,11 @@ const char* kUsage =
     "\n"
     "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error.\n";
 
-// Parses "[--help] POSITIONAL [key=value...]" for a subcommand.
-struct Parsed {
-  bool help = false;
-  std::vector<std::string> positional;
-};
-
-Parsed parse(const std::vector<std::string>& args, const std::string& command) {
+// The options of subcommands that take only --help.
+ParsedArgs parse(const std::vector<std::string>& args, const std::string& command) {
   po::options_description options(command + " options");
   options.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "");
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("args", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  } catch (const po::error& e) {
-    throw ConfigError(fmt::format("oasis {}: {}", command, e.what()));
-  }
-  Parsed p;
-  p.help = vm.count("help") > 0;
-  if (vm.count("args")) p.positional = vm["args"].as<std::vector<std::string>>();
-  return p;
+  return parse_command(args, command, options);
 }
 
 void print_config_keys() {
@@ -66,7 +47,7 @@ void print_config_keys() {
 }
 
 int cmd_train(const std::vector<std::string>& args) {
-  Parsed p = parse(args, "train");
+  ParsedArgs p = parse(args, "train");
   if (p.help) {
     std::printf(
         "usage: oasis train CONFIG [key=value...]\n\n"
@@ -83,7 +64,7 @@ int cmd_train(const std::vector<std::string>& args) {
 }
 
 int cmd_eval(const std::vector<std::string>& args) {
-  Parsed p = parse(args, "eval");
+  ParsedArgs p = parse(args, "eval");
   if (p.help) {
     std::printf(
         "usage: oasis eval RUN_DIR [key=value...]\n\n"
@@ -98,7 +79,7 @@ int cmd_eval(const std::vector<std::string>& args) {
 }
 
 int cmd_models(const std::vector<std::string>& args) {
-  Parsed p = parse(args, "models");
+  ParsedArgs p = parse(args, "models");
   if (p.help) {
     std::printf("usage: oasis models\n\nLists the model presets (set one with model.preset=NAME).\n");
     return 0;

@@ -1,0 +1,43 @@
+// Command-line parsing shared by the subcommands: "[options] POSITIONAL... [key=value...]", where the
+// positional words (files, run directories, overrides) are collected in order. Bad options are usage
+// errors (exit code 2).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "framework/core/errors.h"
+
+namespace oasis {
+
+struct ParsedArgs {
+  bool help = false;
+  std::vector<std::string> positional;
+};
+
+// `options` should include "help"; their bound variables are filled.
+inline ParsedArgs parse_command(const std::vector<std::string>& args, const std::string& command,
+                                const boost::program_options::options_description& options) {
+  namespace po = boost::program_options;
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "");
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("args", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(fmt::format("oasis {}: {}", command, e.what()));
+  }
+  ParsedArgs parsed;
+  parsed.help = vm.count("help") > 0;
+  if (vm.count("args")) parsed.positional = vm["args"].as<std::vector<std::string>>();
+  return parsed;
+}
+
+}  // namespace oasis
