@@ -288,20 +288,12 @@ double unigram_entropy(const std::vector<int32_t>& train, const std::vector<int3
 
 TEST(Training, TinyModelLearnsWikiText2) {
   auto dir = test::scratch_dir();
-  Config c = test::tiny_config(dir);
-  c.data.dataset = "wikitext2";
-  c.data.vocab_size = 1024;
+  Config c = test::wikitext_learning_config(dir, 300);
   c.data.seq_len = 64;
   c.model.d_model = 64;
   c.model.max_seq_len = 64;
-  c.train.steps = 300;
   c.train.batch_size = 16;
-  c.train.lr = 3e-3;
-  c.train.warmup_steps = 30;
-  c.train.eval_every = 0;
   c.train.eval_batches = 16;
-  c.train.checkpoint_every = 0;
-  c.train.log_every = 50;
   c.eval.max_tokens = 20000;
   c.threads = 2;
   const auto results = train_and_evaluate(c);

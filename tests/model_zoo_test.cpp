@@ -330,17 +330,9 @@ TEST(ModelZoo, BenchReportsEveryPreset) {
 TEST(ModelZoo, EveryPresetTrainsOnWikiText2) {
   auto dir = test::scratch_dir();
   for (const auto& name : model_presets().names()) {
-    Config c = test::tiny_config(dir);
+    Config c = test::wikitext_learning_config(dir, 200);
     c.run = name;
     c.model.preset = name;
-    c.data.dataset = "wikitext2";
-    c.data.vocab_size = 1024;
-    c.train.steps = 200;
-    c.train.lr = 3e-3;
-    c.train.warmup_steps = 20;
-    c.train.eval_every = 0;
-    c.train.checkpoint_every = 0;
-    c.train.log_every = 100;
     c.train.eval_batches = 8;
     c.eval.splits = {"valid"};
     c.eval.max_tokens = 4000;

@@ -48,6 +48,19 @@ Config tiny_config(const fs::path& runs_dir) {
   return c;
 }
 
+Config wikitext_learning_config(const fs::path& runs_dir, int64_t steps) {
+  Config c = tiny_config(runs_dir);
+  c.data.dataset = "wikitext2";
+  c.data.vocab_size = 1024;
+  c.train.steps = steps;
+  c.train.lr = 3e-3;
+  c.train.warmup_steps = steps / 10;
+  c.train.eval_every = 0;
+  c.train.checkpoint_every = 0;
+  c.train.log_every = 100;
+  return c;
+}
+
 CliResult run_cli(const std::string& args) {
   const std::string command = std::string(OASIS_CLI_PATH) + " " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");

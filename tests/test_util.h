@@ -17,6 +17,10 @@ std::string shared_cache_dir();
 // A small standard model on Tiny Shakespeare with a 512-piece sentencepiece vocabulary.
 Config tiny_config(const std::filesystem::path& runs_dir);
 
+// tiny_config on WikiText-2 (1,024 pieces) for `steps` steps at lr 3e-3 with 10% warmup, validated and
+// checkpointed only at the end.
+Config wikitext_learning_config(const std::filesystem::path& runs_dir, int64_t steps);
+
 struct CliResult {
   int exit_code;
   std::string output;  // stdout + stderr
