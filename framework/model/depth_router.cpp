@@ -4,32 +4,32 @@ namespace oasis {
 
 DepthSources::DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null)
     : eps_(norm_eps), track_null_(track_null) {
-  values_ = embedding.unsqueeze(1);
-  inv_rms_ = inv_rms(embedding).unsqueeze(1);
-  if (track_null_) nulls_ = torch::zeros({embedding.size(0), 1}, embedding.options());
+  values = embedding.unsqueeze(1);
+  inv_rms = rms_inverse(embedding).unsqueeze(1);
+  if (track_null_) nulls = torch::zeros({embedding.size(0), 1}, embedding.options());
 }
 
-at::Tensor DepthSources::inv_rms(const at::Tensor& x) const { return torch::rsqrt(x.pow(2).mean(-1) + eps_); }
+at::Tensor DepthSources::rms_inverse(const at::Tensor& x) const { return torch::rsqrt(x.pow(2).mean(-1) + eps_); }
 
 void DepthSources::add_to_partial(const at::Tensor& update) {
-  partial_ = partial_.defined() ? partial_ + update : update;
+  partial = partial.defined() ? partial + update : update;
 }
 
 void DepthSources::add_partial_null(const at::Tensor& nu) {
-  partial_null_ = partial_null_.defined() ? partial_null_ + nu : nu;
-  partial_null_count_ += 1;
+  partial_null = partial_null.defined() ? partial_null + nu : nu;
+  partial_null_count += 1;
 }
 
 void DepthSources::commit_partial() {
-  values_ = torch::cat({values_, partial_.unsqueeze(1)}, 1);
-  inv_rms_ = torch::cat({inv_rms_, inv_rms(partial_).unsqueeze(1)}, 1);
+  values = torch::cat({values, partial.unsqueeze(1)}, 1);
+  inv_rms = torch::cat({inv_rms, rms_inverse(partial).unsqueeze(1)}, 1);
   if (track_null_) {
-    auto nu = partial_null_count_ ? partial_null_ / double(partial_null_count_) : torch::zeros_like(partial_.select(-1, 0));
-    nulls_ = torch::cat({nulls_, nu.unsqueeze(1)}, 1);
+    auto nu = partial_null_count ? partial_null / double(partial_null_count) : torch::zeros_like(partial.select(-1, 0));
+    nulls = torch::cat({nulls, nu.unsqueeze(1)}, 1);
   }
-  partial_ = at::Tensor();
-  partial_null_ = at::Tensor();
-  partial_null_count_ = 0;
+  partial = at::Tensor();
+  partial_null = at::Tensor();
+  partial_null_count = 0;
 }
 
 DepthRouterImpl::DepthRouterImpl(int64_t d_model, double norm_eps, bool mixes, bool null_gate,
@@ -51,25 +51,25 @@ Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal,
   Routed r;
   at::Tensor lse;
   if (!query.defined()) {  // a single source (the embedding): h is that source
-    r.h = s.values_.select(1, 0);
+    r.h = s.values.select(1, 0);
     r.weights = torch::ones({r.h.size(0), 1}, r.h.options());
   } else {
     const auto u = key_norm->weight * query;  // RMSNorm_g(v) . w = (v . (g * w)) / rms(v)
-    auto logits = torch::matmul(s.values_, u) * s.inv_rms_;  // [N, S]
-    auto nulls = s.nulls_;
-    if (s.partial_.defined()) {
-      const auto& p = s.partial_;
+    auto logits = torch::matmul(s.values, u) * s.inv_rms;  // [N, S]
+    auto nulls = s.nulls;
+    if (s.partial.defined()) {
+      const auto& p = s.partial;
       logits = torch::cat({logits, (torch::matmul(p, u) * torch::rsqrt(p.pow(2).mean(-1) + key_norm->eps())).unsqueeze(1)}, 1);
       if (nulls.defined()) {
-        auto nu = s.partial_null_count_ ? s.partial_null_ / double(s.partial_null_count_) : torch::zeros_like(p.select(-1, 0));
+        auto nu = s.partial_null_count ? s.partial_null / double(s.partial_null_count) : torch::zeros_like(p.select(-1, 0));
         nulls = torch::cat({nulls, nu.unsqueeze(1)}, 1);
       }
     }
     if (null_source_penalty.defined()) logits = logits - torch::softplus(null_source_penalty) * nulls;
     r.weights = torch::softmax(logits, 1);
-    const int64_t done = s.values_.size(1);
-    r.h = (r.weights.slice(1, 0, done).unsqueeze(-1) * s.values_).sum(1);  // [N, d]
-    if (s.partial_.defined()) r.h = r.h + r.weights.select(1, done).unsqueeze(-1) * s.partial_;
+    const int64_t done = s.values.size(1);
+    r.h = (r.weights.slice(1, 0, done).unsqueeze(-1) * s.values).sum(1);  // [N, d]
+    if (s.partial.defined()) r.h = r.h + r.weights.select(1, done).unsqueeze(-1) * s.partial;
     if (null_bias.defined()) lse = torch::logsumexp(logits, 1);
   }
   if (taps.on()) {

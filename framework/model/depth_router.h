@@ -22,17 +22,17 @@ class DepthSources {
   void add_to_partial(const at::Tensor& update);  // [N, d]
   void add_partial_null(const at::Tensor& nu);     // [N] null mass of an attention sublayer (variant b)
   void commit_partial();                            // the partial sum becomes a completed block
-  int64_t count() const { return values_.size(1) + (partial_.defined() ? 1 : 0); }
 
-  at::Tensor values_;        // [N, S, d] completed blocks
-  at::Tensor inv_rms_;       // [N, S]
-  at::Tensor nulls_;         // [N, S] mean null mass per completed block (variant b)
-  at::Tensor partial_;       // [N, d] or undefined
-  at::Tensor partial_null_;  // [N] sum of the partial block's null masses
-  int64_t partial_null_count_ = 0;
+  // Read by the routing sites; changed only through the methods above.
+  at::Tensor values;        // [N, S, d] completed blocks
+  at::Tensor inv_rms;       // [N, S]
+  at::Tensor nulls;         // [N, S] mean null mass per completed block (variant b)
+  at::Tensor partial;       // [N, d] or undefined
+  at::Tensor partial_null;  // [N] sum of the partial block's null masses
+  int64_t partial_null_count = 0;
 
  private:
-  at::Tensor inv_rms(const at::Tensor& x) const;
+  at::Tensor rms_inverse(const at::Tensor& x) const;
   double eps_;
   bool track_null_;
 };
