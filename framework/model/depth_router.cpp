@@ -20,13 +20,14 @@ void DepthSources::add_partial_null(const at::Tensor& nu) {
   partial_null_count += 1;
 }
 
+at::Tensor DepthSources::partial_null_mean() const {
+  return partial_null_count ? partial_null / double(partial_null_count) : torch::zeros_like(partial.select(-1, 0));
+}
+
 void DepthSources::commit_partial() {
   values = torch::cat({values, partial.unsqueeze(1)}, 1);
   inv_rms = torch::cat({inv_rms, rms_inverse(partial).unsqueeze(1)}, 1);
-  if (track_null_) {
-    auto nu = partial_null_count ? partial_null / double(partial_null_count) : torch::zeros_like(partial.select(-1, 0));
-    nulls = torch::cat({nulls, nu.unsqueeze(1)}, 1);
-  }
+  if (track_null_) nulls = torch::cat({nulls, partial_null_mean().unsqueeze(1)}, 1);
   partial = at::Tensor();
   partial_null = at::Tensor();
   partial_null_count = 0;
@@ -59,11 +60,8 @@ Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal,
     auto nulls = s.nulls;
     if (s.partial.defined()) {
       const auto& p = s.partial;
-      logits = torch::cat({logits, (torch::matmul(p, u) * torch::rsqrt(p.pow(2).mean(-1) + key_norm->eps())).unsqueeze(1)}, 1);
-      if (nulls.defined()) {
-        auto nu = s.partial_null_count ? s.partial_null / double(s.partial_null_count) : torch::zeros_like(p.select(-1, 0));
-        nulls = torch::cat({nulls, nu.unsqueeze(1)}, 1);
-      }
+      logits = torch::cat({logits, (torch::matmul(p, u) * s.rms_inverse(p)).unsqueeze(1)}, 1);
+      if (nulls.defined()) nulls = torch::cat({nulls, s.partial_null_mean().unsqueeze(1)}, 1);
     }
     if (null_source_penalty.defined()) logits = logits - torch::softplus(null_source_penalty) * nulls;
     r.weights = torch::softmax(logits, 1);

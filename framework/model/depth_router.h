@@ -22,6 +22,8 @@ class DepthSources {
   void add_to_partial(const at::Tensor& update);  // [N, d]
   void add_partial_null(const at::Tensor& nu);     // [N] null mass of an attention sublayer (variant b)
   void commit_partial();                            // the partial sum becomes a completed block
+  at::Tensor rms_inverse(const at::Tensor& x) const;   // 1 / rms over the last dim, with the norm's eps
+  at::Tensor partial_null_mean() const;                // [N] mean null mass of the partial block (0 if none)
 
   // Read by the routing sites; changed only through the methods above.
   at::Tensor values;        // [N, S, d] completed blocks
@@ -32,7 +34,6 @@ class DepthSources {
   int64_t partial_null_count = 0;
 
  private:
-  at::Tensor rms_inverse(const at::Tensor& x) const;
   double eps_;
   bool track_null_;
 };

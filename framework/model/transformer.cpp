@@ -53,7 +53,7 @@ Transformer::Transformer(const ModelConfig& c, const ModelComponents& m, int64_t
   initialize(c);
 }
 
-// Normal(0, init_std) for every matrix ("...weight" outside norms); the projections that write into the
+// Normal(0, init_std) for every matrix (embeddings, linears, gate weights); the projections that write into the
 // residual stream (wo, w_down) are scaled by 1/sqrt(2 * n_layers) (GPT-2). Everything else keeps its
 // constructor value: norm gains 1, routing queries 0, gate biases logit(gate_init), sink logits 0.
 void Transformer::initialize(const ModelConfig& c) {
@@ -61,9 +61,7 @@ void Transformer::initialize(const ModelConfig& c) {
   const double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
   for (auto& p : named_parameters()) {
     const std::string& name = p.key();
-    const bool matrix = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 && name.find("norm") == std::string::npos &&
-                        name.find("null_head_weights") == std::string::npos;
-    if (!matrix) continue;
+    if (p.value().dim() < 2) continue;  // vectors keep their constructor values
     const bool residual_out = name.find("attn.wo") != std::string::npos || name.find("mlp.w_down") != std::string::npos;
     p.value().normal_(0.0, residual_out ? out_std : c.init_std);
   }

@@ -10,6 +10,7 @@
 #include "framework/data/token_data.h"
 #include "framework/model/presets.h"
 #include "framework/train/optimizer.h"
+#include "framework/train/trainer.h"
 
 namespace oasis {
 
@@ -48,10 +49,7 @@ double SpeedTrial::step_ms() {
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     const Batch b = s.windows->batch(s.sample, t.batch_size);
     s.sample += t.batch_size;
-    auto logits = s.model->forward(b.inputs.to(s.device));
-    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.to(s.device).view(-1)) /
-                double(t.grad_accum);
-    loss.backward();
+    (lm_loss(*s.model, b, s.device) / double(t.grad_accum)).backward();
   }
   torch::nn::utils::clip_grad_norm_(s.model->parameters(), t.grad_clip > 0 ? t.grad_clip : 1e9);
   s.optimizer->step();

@@ -28,6 +28,7 @@ struct Session {
   c10::Device device = c10::kCPU;
   int64_t threads = 1;
   TokenizedData data;
+  ModelComponents components;
   std::shared_ptr<LanguageModel> model;
 };
 
@@ -48,6 +49,7 @@ Session open_session(const Config& config, const fs::path& run_dir, const std::v
   s.device = resolve_device(config.device);
   s.data = prepare_data(config.data, splits);
   seed_everything(config.seed);
+  s.components = resolve_components(config.model);
   s.model = build_model(config.model, s.data.tokenizer->vocab_size());
   s.model->to(s.device);
 
@@ -62,7 +64,7 @@ Session open_session(const Config& config, const fs::path& run_dir, const std::v
   for (const auto& [name, ids] : s.data.splits)
     rows.emplace_back(fmt::format("(tokens {})", name),
                       fmt::format("{}{}", ids.size(), s.data.from_cache.at(name) ? " (cached)" : ""));
-  const ModelComponents m = resolve_components(config.model);
+  const ModelComponents& m = s.components;
   rows.emplace_back("(components)", fmt::format("router {}{}, normalizer {}, gate {}, null signal {}", m.router,
                                                 m.router == "attnres" ? fmt::format(" ({} blocks)", m.attnres_blocks) : "",
                                                 m.normalizer, m.gate, m.null_signal));
@@ -91,7 +93,7 @@ nlohmann::json evaluate_perplexities(Session& s) {
 
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
-  const ModelComponents m = resolve_components(c.model);
+  const ModelComponents& m = s.components;
   return {{"experiment", c.experiment},
           {"run", c.run},
           {"run_dir", s.run_dir.string()},

@@ -18,14 +18,15 @@ namespace oasis {
 namespace F = torch::nn::functional;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& device) {
   auto logits = model.forward(batch.inputs.to(device));
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), batch.targets.to(device).view(-1));
 }
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 
 double validation_loss(LanguageModel& model, const WindowSampler& sampler, const TrainConfig& t,
                        const c10::Device& device) {

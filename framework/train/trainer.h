@@ -4,6 +4,9 @@
 #pragma once
 #include <filesystem>
 
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
 #include "framework/core/config.h"
 #include "framework/train/checkpoint.h"
 
@@ -11,6 +14,10 @@ namespace oasis {
 
 class LanguageModel;
 struct TokenizedData;
+struct Batch;
+
+// Mean next-token cross-entropy of `model` on a batch (moved to `device`).
+at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& device);
 
 struct TrainResult {
   TrainState state;
