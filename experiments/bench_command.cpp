@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "experiments/cli_args.h"
 #include "experiments/commands.h"
@@ -85,18 +87,21 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
-  std::string presets_text, only, out_file;
+  std::string presets_text, only, out_file, profile_dir;
   int64_t steps = 10, warmup = 3;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
       "warmup", po::value(&warmup)->default_value(3), "untimed steps first")("out", po::value(&out_file),
                                                                              "also write the results as JSON")(
-      "only", po::value(&only), "(internal) measure one preset and print its result");
+      "profile", po::value(&profile_dir),
+      "after timing, trace one more step per preset into DIR/PRESET.trace.json (Chrome trace: chrome://tracing or "
+      "ui.perfetto.dev)")("only", po::value(&only), "(internal) measure one preset and print its result");
   const ParsedArgs parsed = parse_command(args, "bench", options);
   if (parsed.help) {
     std::printf(
-        "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n\n"
+        "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
+        "                   [--profile DIR]\n\n"
         "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
         "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n");
     std::ostringstream text;
@@ -144,6 +149,17 @@ int cmd_bench(const std::vector<std::string>& args) {
       const double ms = trials[i]->step_ms();
       if (step >= warmup) times[i].push_back(ms);
     }
+  if (!profile_dir.empty()) {
+    std::filesystem::create_directories(profile_dir);
+    for (size_t i = 0; i < presets.size(); ++i) {
+      const std::string trace = (std::filesystem::path(profile_dir) / (presets[i] + ".trace.json")).string();
+      {
+        torch::autograd::profiler::RecordProfile recording(trace);
+        trials[i]->step_ms();
+      }
+      log_line("bench: profile of one " + presets[i] + " step -> " + trace);
+    }
+  }
   for (size_t i = 0; i < presets.size(); ++i) {
     auto& r = runs[presets[i]].result;
     r["median_step_ms"] = median(times[i]);

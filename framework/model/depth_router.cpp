@@ -1,15 +1,17 @@
 #include "framework/model/depth_router.h"
 
+#include "framework/model/depth_mix.h"
+
 namespace oasis {
 
 DepthSources::DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null)
     : eps_(norm_eps), track_null_(track_null) {
-  values = embedding.unsqueeze(1);
-  inv_rms = rms_inverse(embedding).unsqueeze(1);
-  if (track_null_) nulls = torch::zeros({embedding.size(0), 1}, embedding.options());
+  values = {embedding};
+  inv_rms = {rms_inverse(embedding)};
+  if (track_null_) nulls = {torch::zeros({embedding.size(0)}, embedding.options())};
 }
 
-at::Tensor DepthSources::rms_inverse(const at::Tensor& x) const { return torch::rsqrt(x.pow(2).mean(-1) + eps_); }
+at::Tensor DepthSources::rms_inverse(const at::Tensor& x) const { return inverse_rms(x, eps_); }
 
 void DepthSources::add_to_partial(const at::Tensor& update) {
   partial = partial.defined() ? partial + update : update;
@@ -25,9 +27,9 @@ at::Tensor DepthSources::partial_null_mean() const {
 }
 
 void DepthSources::commit_partial() {
-  values = torch::cat({values, partial.unsqueeze(1)}, 1);
-  inv_rms = torch::cat({inv_rms, rms_inverse(partial).unsqueeze(1)}, 1);
-  if (track_null_) nulls = torch::cat({nulls, partial_null_mean().unsqueeze(1)}, 1);
+  values.push_back(partial);
+  inv_rms.push_back(rms_inverse(partial));
+  if (track_null_) nulls.push_back(partial_null_mean());
   partial = at::Tensor();
   partial_null = at::Tensor();
   partial_null_count = 0;
@@ -52,23 +54,22 @@ Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal,
   Routed r;
   at::Tensor lse;
   if (!query.defined()) {  // a single source (the embedding): h is that source
-    r.h = s.values.select(1, 0);
+    r.h = s.values[0];
     r.weights = torch::ones({r.h.size(0), 1}, r.h.options());
   } else {
-    const auto u = key_norm->weight * query;  // RMSNorm_g(v) . w = (v . (g * w)) / rms(v)
-    auto logits = torch::matmul(s.values, u) * s.inv_rms;  // [N, S]
-    auto nulls = s.nulls;
+    std::vector<at::Tensor> values = s.values, inv_rms = s.inv_rms, nulls = s.nulls;
     if (s.partial.defined()) {
-      const auto& p = s.partial;
-      logits = torch::cat({logits, (torch::matmul(p, u) * s.rms_inverse(p)).unsqueeze(1)}, 1);
-      if (nulls.defined()) nulls = torch::cat({nulls, s.partial_null_mean().unsqueeze(1)}, 1);
+      values.push_back(s.partial);
+      inv_rms.push_back(s.rms_inverse(s.partial));
+      if (!nulls.empty()) nulls.push_back(s.partial_null_mean());
     }
-    if (null_source_penalty.defined()) logits = logits - torch::softplus(null_source_penalty) * nulls;
-    r.weights = torch::softmax(logits, 1);
-    const int64_t done = s.values.size(1);
-    r.h = (r.weights.slice(1, 0, done).unsqueeze(-1) * s.values).sum(1);  // [N, d]
-    if (s.partial.defined()) r.h = r.h + r.weights.select(1, done).unsqueeze(-1) * s.partial;
-    if (null_bias.defined()) lse = torch::logsumexp(logits, 1);
+    at::Tensor offset;
+    if (null_source_penalty.defined()) offset = -torch::softplus(null_source_penalty) * torch::stack(nulls, 1);
+    // RMSNorm_g(v) . w = (v . (g * w)) / rms(v)
+    DepthMix mix = depth_mix(values, torch::stack(inv_rms, 1), key_norm->weight * query, offset);
+    r.h = mix.h;
+    r.weights = mix.weights;
+    lse = mix.lse;
   }
   if (taps.on()) {
     std::vector<int64_t> shape = {r.weights.size(1), token_shape[0], token_shape[1]};

@@ -4,8 +4,8 @@
 // and the OASIS terms (§6.4-6.5):
 //   variant a: pi_null = sigmoid(a * n_t + c - LSE_i z_i), the sublayer's update is scaled by 1 - pi_null
 //   variant b: z_i -= softplus(lambda) * nu_i, nu_i the mean null mass of the layers behind source i
-// Sources are kept as one [tokens, S, d] tensor whose per-source 1/rms is computed once, when a block is
-// committed, so a site costs one pass over the sources for the logits and one for the mixture.
+// Each source's 1/rms is computed once, when its block is committed; the site's arithmetic is one fused
+// operation (depth_mix.h).
 #pragma once
 #include <torch/torch.h>
 
@@ -26,10 +26,10 @@ class DepthSources {
   at::Tensor partial_null_mean() const;                // [N] mean null mass of the partial block (0 if none)
 
   // Read by the routing sites; changed only through the methods above.
-  at::Tensor values;        // [N, S, d] completed blocks
-  at::Tensor inv_rms;       // [N, S]
-  at::Tensor nulls;         // [N, S] mean null mass per completed block (variant b)
-  at::Tensor partial;       // [N, d] or undefined
+  std::vector<at::Tensor> values;   // completed blocks, [N, d] each
+  std::vector<at::Tensor> inv_rms;  // [N] each
+  std::vector<at::Tensor> nulls;    // [N] each: mean null mass per completed block (variant b)
+  at::Tensor partial;               // [N, d] or undefined
   at::Tensor partial_null;  // [N] sum of the partial block's null masses
   int64_t partial_null_count = 0;
 

@@ -13,6 +13,9 @@
 
 namespace oasis {
 
+// 1 / sqrt(mean(x^2) + eps) over the last dimension (which it drops).
+torch::Tensor inverse_rms(const torch::Tensor& x, double eps);
+
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);

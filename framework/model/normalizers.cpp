@@ -13,14 +13,39 @@ class Softmax : public ScoreNormalizer {
   }
 };
 
+// softmax1(s) = softmax(s) * sigmoid(LSE), as one autograd operation: the fused softmax kernel, then
+// LSE = max s - log(max softmax) (max softmax >= 1/T, so this is exact to rounding), which costs two read-only
+// reductions where logsumexp writes two score-sized temporaries. The backward has the softmax form,
+// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}).
+class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& s) {
+    auto p = torch::softmax(s, -1);
+    auto lse = s.amax(-1) - torch::log(p.amax(-1));
+    p.mul_(torch::sigmoid(lse).unsqueeze(-1));
+    ctx->save_for_backward({p, lse});
+    ctx->set_materialize_grads(false);
+    return {p, lse};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &p = saved[0], &lse = saved[1];
+    at::Tensor ds;
+    if (grads[0].defined()) ds = torch::_softmax_backward_data(grads[0], p, -1, p.scalar_type());
+    if (grads[1].defined()) {
+      auto lse_grad = (grads[1] * (1.0 + torch::exp(-lse))).unsqueeze(-1);
+      ds = ds.defined() ? ds.addcmul_(p, lse_grad) : p * lse_grad;
+    }
+    return {ds};
+  }
+};
+
 class Softmax1 : public ScoreNormalizer {
  public:
   Normalized forward(const at::Tensor& s, bool) override {
-    // softmax1(s) = softmax(s) * sigmoid(LSE) and null = sigmoid(-LSE): the fused, max-subtracted softmax
-    // and logsumexp kernels keep it stable (the zero logit never overflows), in fewer passes than the
-    // explicit e^{s-m'} / (e^{-m'} + sum e^{s-m'}) with m' = max(0, max s), which it equals.
-    auto lse = torch::logsumexp(s, -1);
-    return {torch::softmax(s, -1) * torch::sigmoid(lse).unsqueeze(-1), lse, torch::sigmoid(-lse)};
+    auto out = Softmax1Function::apply(s);
+    return {out[0], out[1], torch::sigmoid(-out[1])};
   }
 };
 

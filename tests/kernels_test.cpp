@@ -1,0 +1,122 @@
+// Fused kernels against the ATen compositions they replace: values and every gradient, with and
+// without each optional output in the loss, in double (tight) and float (what training uses).
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "framework/model/depth_mix.h"
+#include "framework/model/normalizers.h"
+
+namespace oasis {
+namespace {
+
+struct MixInputs {
+  std::vector<at::Tensor> sources;
+  at::Tensor inv, u, offset;
+  std::vector<at::Tensor> all() const {
+    auto v = sources;
+    v.insert(v.end(), {inv, u, offset});
+    return v;
+  }
+};
+
+MixInputs random_mix_inputs(int64_t N, int64_t S, int64_t d, torch::Dtype dtype, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto opts = torch::TensorOptions().dtype(dtype);
+  MixInputs in;
+  for (int64_t i = 0; i < S; ++i) in.sources.push_back((torch::randn({N, d}, opts) * (1 + i)).requires_grad_());
+  in.inv = (torch::rand({N, S}, opts) + 0.5).requires_grad_();
+  in.u = (torch::randn({d}, opts) * 0.3).requires_grad_();
+  in.offset = torch::randn({N, S}, opts).requires_grad_();
+  return in;
+}
+
+// Loss weights fixed per test; which outputs enter the loss is the point of the parameter.
+struct LossUse {
+  bool h, weights, lse;
+};
+
+std::vector<at::Tensor> values_and_grads(const DepthMix& mix, const MixInputs& in, const LossUse& use) {
+  torch::manual_seed(99);
+  auto loss = torch::zeros({}, in.u.options());
+  if (use.h) loss = loss + (mix.h * torch::randn_like(mix.h)).sum();
+  if (use.weights) loss = loss + (mix.weights * torch::randn_like(mix.weights)).sum();
+  if (use.lse) loss = loss + (mix.lse * torch::randn_like(mix.lse)).sum();
+  auto grads = torch::autograd::grad({loss}, in.all(), {}, false, false, true);
+  std::vector<at::Tensor> out = {mix.h, mix.weights, mix.lse};
+  for (auto& g : grads) out.push_back(g.defined() ? g : torch::zeros({}, in.u.options()));
+  return out;
+}
+
+void expect_fused_matches_reference(torch::Dtype dtype, double rtol, double atol) {
+  const std::vector<LossUse> uses = {{true, false, false}, {true, true, true}, {false, false, true}, {false, true, false}};
+  for (const auto& use : uses) {
+    for (int64_t S : {1, 2, 5}) {
+      auto in = random_mix_inputs(300, S, 24, dtype, 7 + S);
+      auto fused = values_and_grads(depth_mix(in.sources, in.inv, in.u, in.offset), in, use);
+      auto reference = values_and_grads(depth_mix_reference(in.sources, in.inv, in.u, in.offset), in, use);
+      ASSERT_EQ(fused.size(), reference.size());
+      for (size_t k = 0; k < fused.size(); ++k)
+        EXPECT_TRUE(torch::allclose(fused[k], reference[k], rtol, atol))
+            << "output/gradient " << k << " with S=" << S << " h/w/lse in loss " << use.h << use.weights << use.lse
+            << ": max diff " << (fused[k] - reference[k]).abs().max().item<double>();
+    }
+  }
+}
+
+TEST(DepthMixKernel, MatchesTheAtenCompositionInDouble) { expect_fused_matches_reference(torch::kDouble, 1e-10, 1e-12); }
+
+TEST(DepthMixKernel, MatchesTheAtenCompositionInFloat) { expect_fused_matches_reference(torch::kFloat, 1e-4, 1e-5); }
+
+TEST(DepthMixKernel, WeightsAreASoftmaxAndHTheirMixture) {
+  auto in = random_mix_inputs(10, 3, 8, torch::kDouble, 1);
+  auto mix = depth_mix(in.sources, in.inv, in.u, {});
+  auto logits = torch::stack({torch::matmul(in.sources[0], in.u), torch::matmul(in.sources[1], in.u),
+                              torch::matmul(in.sources[2], in.u)}, 1) * in.inv;
+  EXPECT_TRUE(torch::allclose(mix.weights, torch::softmax(logits, 1)));
+  EXPECT_TRUE(torch::allclose(mix.weights.sum(1), torch::ones({10}, torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(mix.lse, torch::logsumexp(logits, 1)));
+  auto h = mix.weights.select(1, 0).unsqueeze(1) * in.sources[0] + mix.weights.select(1, 1).unsqueeze(1) * in.sources[1] +
+           mix.weights.select(1, 2).unsqueeze(1) * in.sources[2];
+  EXPECT_TRUE(torch::allclose(mix.h, h));
+}
+
+TEST(DepthMixKernel, GradientOfUDoesNotDependOnTheThreadCount) {
+  auto in = random_mix_inputs(1000, 4, 16, torch::kFloat, 3);
+  auto grad_u = [&](int threads) {
+    at::set_num_threads(threads);
+    auto mix = depth_mix(in.sources, in.inv, in.u, in.offset);
+    return torch::autograd::grad({mix.h.sum()}, {in.u})[0];
+  };
+  const int before = at::get_num_threads();
+  auto one = grad_u(1), two = grad_u(2);
+  at::set_num_threads(before);
+  EXPECT_TRUE(torch::equal(one, two));
+}
+
+// The reference: softmax over [scores, 0] with the zero column dropped; LSE by logsumexp.
+TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
+  for (double scale : {1.0, 8.0, 60.0}) {
+    torch::manual_seed(5);
+    const int64_t T = 9;
+    auto mask = torch::ones({T, T}, torch::kBool).triu(1);
+    auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * scale - scale / 2).requires_grad_();
+    auto masked = s.masked_fill(mask, -INFINITY);
+    auto ours = make_normalizer("softmax1", 3, 0, 1)->forward(masked);
+    auto padded = torch::softmax(torch::cat({masked, torch::zeros({2, 3, T, 1}, torch::kDouble)}, -1), -1);
+    const std::vector<at::Tensor> reference = {padded.slice(-1, 0, T), torch::logsumexp(masked, -1), padded.select(-1, T)};
+    const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_TRUE(torch::allclose(fused[k], reference[k], 1e-10, 1e-12)) << "output " << k << " at scale " << scale;
+      auto weights = torch::randn_like(fused[k]);
+      auto g_fused = torch::autograd::grad({(fused[k] * weights).sum()}, {s}, {}, true)[0];
+      auto g_reference = torch::autograd::grad({(reference[k] * weights).sum()}, {s}, {}, true)[0];
+      EXPECT_TRUE(torch::allclose(g_fused, g_reference, 1e-9, 1e-12))
+          << "gradient through output " << k << " at scale " << scale << ": max diff "
+          << (g_fused - g_reference).abs().max().item<double>();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace oasis
