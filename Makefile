@@ -9,7 +9,9 @@ JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OASIS := $(BUILD)/oasis
 
-.PHONY: deps configure build test demo data clean
+FIGURES ?= figures
+
+.PHONY: deps configure build test demo figures data clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -33,6 +35,11 @@ test: build
 
 demo: build
 	$(OASIS) train configs/experiments/demo.yaml
+
+# make figures RUNS="runs/demo/a runs/demo/b" [FIGURES=dir]: PNGs from the runs' stats.h5 files.
+figures: deps
+	@if [ -z "$(RUNS)" ]; then echo 'usage: make figures RUNS="run_dir_or_stats.h5 ..." [FIGURES=dir]' >&2; exit 2; fi
+	/usr/bin/python3 analysis/figures.py --out $(FIGURES) $(RUNS)
 
 data:
 	data/fetch.sh

@@ -167,22 +167,23 @@ int cmd_bench(const std::vector<std::string>& args) {
     r["step_ms"] = times[i];
   }
   const double base_ms = runs.count("standard") ? runs["standard"].result["median_step_ms"].get<double>() : 0;
-  std::string table = "| preset | parameters | step ms (median) | tokens/s | overhead vs standard | peak RSS MB |\n"
-                      "|---|---|---|---|---|---|\n";
+  std::vector<std::vector<std::string>> table;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& preset : presets) {
     const auto& r = runs[preset];
     const double ms = r.result["median_step_ms"].get<double>();
     const std::string overhead = base_ms > 0 ? fmt::format("{:+.1f}%", 100.0 * (ms / base_ms - 1.0)) : "n/a";
-    table += fmt::format("| {} | {} | {:.1f} | {:.0f} | {} | {:.0f} |\n", preset, r.result["parameters"].get<int64_t>(), ms,
-                         r.result["tokens_per_s"].get<double>(), overhead, r.peak_rss_mb);
+    table.push_back({preset, std::to_string(r.result["parameters"].get<int64_t>()), fmt::format("{:.1f}", ms),
+                     fmt::format("{:.0f}", r.result["tokens_per_s"].get<double>()), overhead,
+                     fmt::format("{:.0f}", r.peak_rss_mb)});
     auto row = r.result;
     row["preset"] = preset;
     row["peak_rss_mb"] = r.peak_rss_mb;
     if (base_ms > 0) row["overhead_vs_standard"] = ms / base_ms - 1.0;
     out.push_back(row);
   }
-  log_line(table);
+  log_line(markdown_table(
+      {"preset", "parameters", "step ms (median)", "tokens/s", "overhead vs standard", "peak RSS MB"}, table));
   if (!out_file.empty()) write_file_atomic(out_file, out.dump(2) + "\n");
   return 0;
 }

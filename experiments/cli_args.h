@@ -40,4 +40,11 @@ inline ParsedArgs parse_command(const std::vector<std::string>& args, const std:
   return parsed;
 }
 
+// For subcommands whose only option is --help.
+inline ParsedArgs parse_help_only(const std::vector<std::string>& args, const std::string& command) {
+  boost::program_options::options_description options(command + " options");
+  options.add_options()("help,h", "show this help");
+  return parse_command(args, command, options);
+}
+
 }  // namespace oasis

@@ -8,4 +8,7 @@ namespace oasis {
 // oasis bench CONFIG [key=value...] [--presets a,b] [--steps N] [--warmup N] [--out FILE]
 int cmd_bench(const std::vector<std::string>& args);
 
+// oasis inspect FILE.h5 [PATH]
+int cmd_inspect(const std::vector<std::string>& args);
+
 }  // namespace oasis

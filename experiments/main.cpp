@@ -1,4 +1,4 @@
-// The `oasis` command line: subcommands train, eval and models. Exit codes: 0 ok, 1 runtime failure,
+// The `oasis` command line: subcommands train, eval, models, bench and inspect. Exit codes: 0 ok, 1 runtime failure,
 // 2 usage or config error. Each subcommand has --help.
 #include <cstdio>
 #include <iostream>
@@ -31,15 +31,9 @@ const char* kUsage =
     "  eval RUN_DIR [key=value...]   evaluate a run's newest checkpoint (overrides e.g. eval.context_len=256)\n"
     "  models                        list the model presets\n"
     "  bench CONFIG [key=value...]   training tokens/s and peak memory per preset, overhead vs standard\n"
+    "  inspect FILE.h5 [PATH]        summarise a stats.h5 file (or print one group or dataset of it)\n"
     "\n"
     "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error.\n";
-
-// The options of subcommands that take only --help.
-ParsedArgs parse(const std::vector<std::string>& args, const std::string& command) {
-  po::options_description options(command + " options");
-  options.add_options()("help,h", "show this help");
-  return parse_command(args, command, options);
-}
 
 void print_config_keys() {
   std::printf("config keys (YAML sections or key=value overrides):\n");
@@ -47,7 +41,7 @@ void print_config_keys() {
 }
 
 int cmd_train(const std::vector<std::string>& args) {
-  ParsedArgs p = parse(args, "train");
+  ParsedArgs p = parse_help_only(args, "train");
   if (p.help) {
     std::printf(
         "usage: oasis train CONFIG [key=value...]\n\n"
@@ -64,7 +58,7 @@ int cmd_train(const std::vector<std::string>& args) {
 }
 
 int cmd_eval(const std::vector<std::string>& args) {
-  ParsedArgs p = parse(args, "eval");
+  ParsedArgs p = parse_help_only(args, "eval");
   if (p.help) {
     std::printf(
         "usage: oasis eval RUN_DIR [key=value...]\n\n"
@@ -79,7 +73,7 @@ int cmd_eval(const std::vector<std::string>& args) {
 }
 
 int cmd_models(const std::vector<std::string>& args) {
-  ParsedArgs p = parse(args, "models");
+  ParsedArgs p = parse_help_only(args, "models");
   if (p.help) {
     std::printf("usage: oasis models\n\nLists the model presets (set one with model.preset=NAME).\n");
     return 0;
@@ -97,7 +91,8 @@ int cmd_models(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   ensure_fast_blas_kernels(argv);
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench}};
+      {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench},
+      {"inspect", cmd_inspect}};
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

@@ -17,6 +17,7 @@
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/run/pipeline.h"
+#include "framework/stats/stats_file.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -312,7 +313,7 @@ TEST(ModelZoo, BenchReportsEveryPreset) {
   const std::string out = (dir / "bench.json").string();
   auto r = test::run_cli("bench " + yaml + " --presets standard,oasis,attnres --steps 2 --warmup 1 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("| oasis |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| oasis "), std::string::npos) << r.output;
   const auto rows = nlohmann::json::parse(read_file(out));
   ASSERT_EQ(rows.size(), 3u);
   for (const auto& row : rows) {
@@ -340,6 +341,10 @@ TEST(ModelZoo, EveryPresetTrainsOnWikiText2) {
     const double val = results["train"]["final_val_loss"].get<double>();
     EXPECT_TRUE(std::isfinite(val)) << name;
     EXPECT_LT(val, std::log(1024.0) - 1.0) << name;  // from ~ln(V) = 6.93 at init
+    // Every preset's taps feed the statistics: a complete stats.h5 with a finite summary.
+    const auto stats = open_stats_file(c.run_dir() / "stats.h5");
+    EXPECT_TRUE(std::isfinite(stats->number_attribute("/fp/summary", "max_inf_norm").value_or(NAN))) << name;
+    EXPECT_TRUE(std::isfinite(stats->number_attribute("/fp/summary", "first_token_attention").value_or(NAN))) << name;
   }
 }
 

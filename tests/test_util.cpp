@@ -61,8 +61,10 @@ Config wikitext_learning_config(const fs::path& runs_dir, int64_t steps) {
   return c;
 }
 
-CliResult run_cli(const std::string& args) {
-  const std::string command = std::string(OASIS_CLI_PATH) + " " + args + " 2>&1";
+CliResult run_cli(const std::string& args) { return run_command(std::string(OASIS_CLI_PATH) + " " + args); }
+
+CliResult run_command(const std::string& shell_command) {
+  const std::string command = shell_command + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string output;
   char buffer[4096];

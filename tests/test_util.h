@@ -25,7 +25,8 @@ struct CliResult {
   int exit_code;
   std::string output;  // stdout + stderr
 };
-CliResult run_cli(const std::string& args);
+CliResult run_command(const std::string& command);  // through the shell, stderr folded into output
+CliResult run_cli(const std::string& args);          // the oasis binary under test
 
 std::string write_text(const std::filesystem::path& path, const std::string& text);
 

@@ -36,6 +36,9 @@ void validate(const Config& c, const ConfigTree& tree) {
   if (c.data.seq_len > c.model.max_seq_len)
     invalid(tree, "data.seq_len",
             fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.data.seq_len));
+  if (c.stats_seq_len() > c.model.max_seq_len)
+    invalid(tree, "stats.seq_len",
+            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.stats_seq_len()));
   if (c.eval_context_len() > c.model.max_seq_len)
     invalid(tree, "eval.context_len",
             fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.eval_context_len()));

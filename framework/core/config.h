@@ -180,6 +180,34 @@ struct EvalConfig {
   }
 };
 
+// Activation statistics, attention sinks and depth routing over a fixed set of evaluation windows,
+// written to stats.h5 (framework/stats/).
+struct StatsConfig {
+  bool enabled = true;
+  std::string split = "test";
+  int64_t sequences = 16;
+  int64_t seq_len = 0;  // 0: the evaluation context length
+  int64_t batch_size = 4;
+  std::vector<std::string> sites = {"*"};
+  int64_t map_sequences = 2;
+  double sink_eps = 0.3;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("enabled", enabled, "collect statistics and write stats.h5 when evaluating");
+    v.field("split", split, "split the statistics windows come from", one_of({"train", "valid", "test"}));
+    v.field("sequences", sequences, "evaluation windows (drawn with the run's seed)", between<int64_t>(1, 1 << 20));
+    v.field("seq_len", seq_len, "tokens per window (BOS included); 0 = the evaluation context length",
+            between<int64_t>(0, 1 << 20));
+    v.field("batch_size", batch_size, "windows per forward pass", between<int64_t>(1, 1 << 20));
+    v.field("sites", sites, "glob patterns over tap names (e.g. '*.attn.normed', '3.*'); see README");
+    v.field("map_sequences", map_sequences, "windows whose attention maps and per-token routing are stored",
+            between<int64_t>(0, 1 << 20));
+    v.field("sink_eps", sink_eps, "a head is a sink head when its mean attention to token 1 exceeds this",
+            between(0.0, 1.0));
+  }
+};
+
 struct Config {
   std::string experiment = "default";
   std::string run = "run";
@@ -191,6 +219,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   EvalConfig eval;
+  StatsConfig stats;
 
   template <class V>
   void visit(V& v) {
@@ -204,10 +233,12 @@ struct Config {
     v.section("data", data);
     v.section("train", train);
     v.section("eval", eval);
+    v.section("stats", stats);
   }
 
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }
   int64_t eval_stride() const { return eval.stride ? eval.stride : eval_context_len(); }
+  int64_t stats_seq_len() const { return stats.seq_len ? stats.seq_len : eval_context_len(); }
   std::filesystem::path run_dir() const { return std::filesystem::path(runs_dir) / experiment / run; }
 };
 

@@ -66,4 +66,24 @@ void Progress::finish() {
   }
 }
 
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size(), 3);
+  for (size_t c = 0; c < header.size(); ++c) width[c] = std::max(width[c], header[c].size());
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (size_t c = 0; c < width.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      out += " " + cell + std::string(width[c] - cell.size(), ' ') + " |";
+    }
+    return out + "\n";
+  };
+  std::string out = line(header) + "|";
+  for (size_t w : width) out += std::string(w + 2, '-') + "|";
+  out += "\n";
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
 }  // namespace oasis

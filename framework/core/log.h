@@ -10,6 +10,9 @@ namespace oasis {
 
 void print_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows);
 
+// A Markdown table (pipes, header rule), columns padded to their widest cell so it also reads as text.
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
 // Prints a line to stdout (clearing any progress bar first).
 void log_line(const std::string& line);
 

@@ -60,7 +60,11 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
   if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
   auto heads = torch::matmul(n.probs, v);  // [B, H, T, D]
   if (gate) heads = gate->forward(heads, x, taps);
-  return {wo->forward(heads.transpose(1, 2).reshape({B, T, C})), n.lse, n.null_mass};
+  auto concatenated = heads.transpose(1, 2).reshape({B, T, C});
+  taps.emit("heads", concatenated);
+  auto out = wo->forward(concatenated);
+  taps.emit("out", out);
+  return {out, n.lse, n.null_mass};
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
@@ -69,8 +73,12 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
   w_down = register_module("w_down", torch::nn::Linear(torch::nn::LinearOptions(d_ff, d_model).bias(false)));
 }
 
-torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  return w_down->forward(F::silu(w_gate->forward(x)) * w_up->forward(x));
+torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x, const Taps& taps) {
+  auto hidden = F::silu(w_gate->forward(x)) * w_up->forward(x);
+  taps.emit("hidden", hidden);
+  auto out = w_down->forward(hidden);
+  taps.emit("out", out);
+  return out;
 }
 
 }  // namespace oasis

@@ -47,7 +47,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len, double rope_theta,
                           std::shared_ptr<ScoreNormalizer> normalizer, std::shared_ptr<AttentionGate> gate);
-  // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate. The log-sum-exp is
+  // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate, heads (the concatenated
+  // heads after the gate: the input of W_O), out (after W_O). The log-sum-exp is
   // computed when `want_lse` or taps are on (or the normalizer needs it anyway).
   AttentionResult forward(const torch::Tensor& x, const Taps& taps = {}, bool want_lse = false);
   torch::nn::Linear wqkv{nullptr}, wo{nullptr};
@@ -63,7 +64,8 @@ TORCH_MODULE(CausalSelfAttention);
 class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t d_model, int64_t d_ff);
-  torch::Tensor forward(const torch::Tensor& x);
+  // Taps: hidden (silu(x W_gate) * x W_up, the input of W_down), out.
+  torch::Tensor forward(const torch::Tensor& x, const Taps& taps = {});
   torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
 };
 TORCH_MODULE(SwiGLU);

@@ -67,20 +67,31 @@ void Transformer::initialize(const ModelConfig& c) {
   }
 }
 
+namespace {
+// A sublayer's input as it arrives (`routed`: the residual stream, or the AttnRes mixture) and after its norm.
+at::Tensor normed_input(RMSNorm& norm, const at::Tensor& routed, const Taps& taps) {
+  taps.emit("routed", routed);
+  auto normed = norm->forward(routed);
+  taps.emit("normed", normed);
+  return normed;
+}
+}  // namespace
+
 at::Tensor Transformer::forward(const at::Tensor& tokens) {
   const Taps taps{observer_, ""};
   auto x = embed->forward(tokens);
   x = components_.router == "attnres" ? forward_attnres(x, taps) : forward_standard(x, taps);
-  return lm_head->forward(final_norm->forward(x));
+  return lm_head->forward(normed_input(final_norm, x, taps.child("final")));
 }
 
 at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps& taps) {
   auto x = embedded;
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks[i]->as<DecoderBlock>();
-    const Taps layer = taps.child(std::to_string(i));
-    x = x + block->attn->forward(block->attn_norm->forward(x), layer.child("attn")).out;
-    x = x + block->mlp->forward(block->mlp_norm->forward(x));
+    const Taps layer = taps.child(std::to_string(i)), attn = layer.child("attn"), mlp = layer.child("mlp");
+    x = x + block->attn->forward(normed_input(block->attn_norm, x, attn), attn).out;
+    x = x + block->mlp->forward(normed_input(block->mlp_norm, x, mlp), mlp);
+    mlp.emit("block_sum", x);  // the residual stream after the layer: standard's one running block
   }
   return x;
 }
@@ -98,24 +109,28 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
   at::Tensor signal;  // n_t [N] (variant a)
   if (a) signal = torch::zeros({B * T}, embedded.options());
   int64_t sublayers_done = 0;
-  auto add_update = [&](const at::Tensor& update, const Routed& r) {
+  auto add_update = [&](const at::Tensor& update, const Routed& r, const Taps& sublayer) {
     sources.add_to_partial(r.keep.defined() ? update * r.keep.unsqueeze(-1) : update);
-    if (++sublayers_done % per_block == 0) sources.commit_partial();  // the block becomes a source of its own
+    if (++sublayers_done % per_block == 0) {  // the block becomes a source of its own
+      sublayer.emit("block_sum", sequence(sources.partial));
+      sources.commit_partial();
+    }
   };
 
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks[i]->as<DecoderBlock>();
     const Taps layer = taps.child(std::to_string(i));
 
+    const Taps attn = layer.child("attn"), mlp = layer.child("mlp");
     Routed r = block->route_attn->forward(sources, signal, token_shape, layer.child("route_attn"));
-    AttentionResult att = block->attn->forward(block->attn_norm->forward(sequence(r.h)), layer.child("attn"), a || b);
+    AttentionResult att = block->attn->forward(normed_input(block->attn_norm, sequence(r.h), attn), attn, a || b);
     // The null evidence of this sublayer (optionally a signal only, without gradients).
     const auto lse = c.oasis.detach ? att.lse.detach() : att.lse;  // [B, H, T]
     if (b) {
       auto nu = (att.null_mass.defined() ? att.null_mass : torch::sigmoid(-att.lse)).mean(1);  // [B, T]
       sources.add_partial_null(tokens(c.oasis.detach ? nu.detach() : nu).squeeze(-1));
     }
-    add_update(tokens(att.out), r);
+    add_update(tokens(att.out), r, attn);
     if (a) {  // e_t = mean_h(-LSE) (or learned head weights) -> the signal seen by the next sites
       auto evidence = block->null_head_weights.defined() ? (-lse * block->null_head_weights.view({1, -1, 1})).sum(1)
                                                          : (-lse).mean(1);
@@ -125,7 +140,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
     }
 
     r = block->route_mlp->forward(sources, signal, token_shape, layer.child("route_mlp"));
-    add_update(tokens(block->mlp->forward(block->mlp_norm->forward(sequence(r.h)))), r);
+    add_update(tokens(block->mlp->forward(normed_input(block->mlp_norm, sequence(r.h), mlp), mlp)), r, mlp);
   }
   return sequence(final_route->forward(sources, signal, token_shape, taps.child("final_route")).h);
 }

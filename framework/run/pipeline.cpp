@@ -1,5 +1,7 @@
 #include "framework/run/pipeline.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -14,6 +16,8 @@
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/run/run_dir.h"
+#include "framework/stats/collect.h"
+#include "framework/stats/stats_file.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/trainer.h"
 
@@ -91,6 +95,43 @@ nlohmann::json evaluate_perplexities(Session& s) {
   return out;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Perplexity on every configured split, then (when enabled) the statistics pass into stats.h5; both
+// timed, so the cost of statistics stays visible.
+void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results) {
+  const Config& c = s.config;
+  auto t0 = std::chrono::steady_clock::now();
+  results["perplexity"] = evaluate_perplexities(s);
+  results["timing"] = {{"perplexity_s", seconds_since(t0)}};
+  results.erase("stats");
+  if (!c.stats.enabled) return;
+  t0 = std::chrono::steady_clock::now();
+  const auto windows = statistics_windows(s.data.split(c.stats.split), c, s.data.tokenizer->end_of_text());
+  const SchemeStats fp = collect_statistics(*s.model, windows, c.stats);
+  StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
+                 s.device.str(), "fp32", c.stats.split, s.run_dir.string(), c.seed, windows.size(0), windows.size(1),
+                 c.data.bos};
+  const fs::path file = s.run_dir / "stats.h5";
+  write_stats_file(file, meta, {&fp});
+  const StatsSummary summary = fp.summary();
+  nlohmann::json numbers;
+  for (const auto& [name, value] : summary.fields()) numbers[name] = value;
+  numbers["max_inf_norm_site"] = summary.max_inf_norm_site;
+  numbers["max_kurtosis_site"] = summary.max_kurtosis_site;
+  results["stats"] = {{"file", "stats.h5"}, {"checkpoint_step", checkpoint_step}, {"split", c.stats.split},
+                      {"sequences", windows.size(0)}, {"seq_len", windows.size(1)}, {"bos", c.data.bos},
+                      {"sites", c.stats.sites}, {"sink_eps", c.stats.sink_eps}, {"fp", numbers}};
+  results["timing"]["stats_s"] = seconds_since(t0);
+  log_line(fmt::format("stats fp | max inf norm {:.3f} ({}) | kurtosis avg {:.2f} max {:.2f} | first-token attn {:.4f} | "
+                       "sink rate {:.3f} | depth sink mass {:.3f} | {} windows x {} | {:.1f} s -> {}",
+                       summary.max_inf_norm, summary.max_inf_norm_site, summary.avg_kurtosis, summary.max_kurtosis,
+                       summary.first_token_attention, summary.sink_rate, summary.depth_sink_mass, windows.size(0),
+                       windows.size(1), results["timing"]["stats_s"].get<double>(), file.string()));
+}
+
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
   const ModelComponents& m = s.components;
@@ -110,9 +151,11 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
 }
 
 std::vector<std::string> needed_splits(const Config& c, bool training) {
-  std::vector<std::string> splits = c.eval.splits;
-  for (const char* s : {"train", "valid"})
-    if (training && std::find(splits.begin(), splits.end(), s) == splits.end()) splits.push_back(s);
+  std::vector<std::string> splits = c.eval.splits, extra;
+  if (training) extra = {"train", "valid"};
+  if (c.stats.enabled) extra.push_back(c.stats.split);
+  for (const auto& s : extra)
+    if (std::find(splits.begin(), splits.end(), s) == splits.end()) splits.push_back(s);
   return splits;
 }
 
@@ -134,7 +177,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
                       {"final_loss", trained.state.last_loss},
                       {"final_val_loss", trained.state.last_val_loss},
                       {"wall_s", trained.state.elapsed_s}};
-  results["perplexity"] = evaluate_perplexities(s);
+  evaluate_into(s, trained.state.step, results);
   write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
   mark_run_done(run_dir);
   log_line(fmt::format("wrote {}", (run_dir / "results.json").string()));
@@ -152,7 +195,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::stri
   const fs::path file = run_dir / "results.json";
   nlohmann::json results = fs::exists(file) ? nlohmann::json::parse(read_file(file)) : nlohmann::json::object();
   for (auto& [key, value] : results_header(s, state.step).items()) results[key] = value;
-  results["perplexity"] = evaluate_perplexities(s);
+  evaluate_into(s, state.step, results);
   write_file_atomic(file, results.dump(2) + "\n");
   log_line(fmt::format("wrote {}", file.string()));
   return results;
