@@ -1,5 +1,5 @@
-// `oasis bench`: training tokens/s and peak memory per preset at one configured size, and each preset's
-// step-time overhead relative to `standard`. Shared machines are noisy (seen: 35% between identical
+// `oasis bench`: training tokens/s and peak memory per preset at one configured size, each preset's
+// step-time overhead relative to `standard`, and evaluation tokens/s per quantization scheme. Shared machines are noisy (seen: 35% between identical
 // runs), so step times come from one process that steps every preset's model in turn (a slow phase
 // hits all presets alike) and each preset's median step counts. Peak resident memory comes from a
 // child process per preset (this binary with --only), whose ru_maxrss is its own.
@@ -25,6 +25,7 @@
 #include "framework/core/paths.h"
 #include "framework/core/text.h"
 #include "framework/model/presets.h"
+#include "framework/quant/scheme.h"
 #include "framework/run/bench.h"
 
 namespace po = boost::program_options;
@@ -87,13 +88,15 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
-  std::string presets_text, only, out_file, profile_dir;
+  std::string presets_text, only, out_file, profile_dir, schemes_text;
   int64_t steps = 10, warmup = 3;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
       "warmup", po::value(&warmup)->default_value(3), "untimed steps first")("out", po::value(&out_file),
                                                                              "also write the results as JSON")(
+      "eval-schemes", po::value(&schemes_text)->default_value("fp,w8a8,w4a4"),
+      "quantization schemes whose evaluation tokens/s are measured per preset (empty: none)")(
       "profile", po::value(&profile_dir),
       "after timing, trace one more step per preset into DIR/PRESET.trace.json (Chrome trace: chrome://tracing or "
       "ui.perfetto.dev)")("only", po::value(&only), "(internal) measure one preset and print its result");
@@ -101,7 +104,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (parsed.help) {
     std::printf(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
-        "                   [--profile DIR]\n\n"
+        "                   [--eval-schemes fp,w8a8,...] [--profile DIR]\n\n"
         "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
         "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n");
     std::ostringstream text;
@@ -149,6 +152,16 @@ int cmd_bench(const std::vector<std::string>& args) {
       const double ms = trials[i]->step_ms();
       if (step >= warmup) times[i].push_back(ms);
     }
+  // Evaluation throughput per preset and scheme, interleaved the same way.
+  std::vector<QuantScheme> schemes;
+  for (const auto& name : split_commas(schemes_text)) schemes.push_back(load_quant_scheme(name));
+  std::vector<std::vector<std::vector<double>>> eval_times(presets.size(), std::vector<std::vector<double>>(schemes.size()));
+  for (int64_t step = 0; step < warmup + steps && !schemes.empty(); ++step)
+    for (size_t i = 0; i < presets.size(); ++i)
+      for (size_t k = 0; k < schemes.size(); ++k) {
+        const double ms = trials[i]->eval_ms(schemes[k]);
+        if (step >= warmup) eval_times[i][k].push_back(ms);
+      }
   if (!profile_dir.empty()) {
     std::filesystem::create_directories(profile_dir);
     for (size_t i = 0; i < presets.size(); ++i) {
@@ -184,6 +197,22 @@ int cmd_bench(const std::vector<std::string>& args) {
   }
   log_line(markdown_table(
       {"preset", "parameters", "step ms (median)", "tokens/s", "overhead vs standard", "peak RSS MB"}, table));
+  if (!schemes.empty()) {
+    std::vector<std::vector<std::string>> eval_table;
+    for (size_t i = 0; i < presets.size(); ++i) {
+      nlohmann::json& row = out[i];
+      const double fp_ms = median(eval_times[i][0]);
+      for (size_t k = 0; k < schemes.size(); ++k) {
+        const double ms = median(eval_times[i][k]);
+        const double tokens_per_s = double(trials[i]->tokens_per_step()) / (ms / 1000.0);
+        row["eval"][schemes[k].name] = {{"median_ms", ms}, {"tokens_per_s", tokens_per_s}};
+        eval_table.push_back({presets[i], schemes[k].name, fmt::format("{:.1f}", ms), fmt::format("{:.0f}", tokens_per_s),
+                              fmt::format("{:+.1f}%", 100.0 * (ms / fp_ms - 1.0))});
+      }
+    }
+    log_line(markdown_table({"preset", "scheme", "eval forward ms (median)", "eval tokens/s", "time vs " + schemes[0].name},
+                            eval_table));
+  }
   if (!out_file.empty()) write_file_atomic(out_file, out.dump(2) + "\n");
   return 0;
 }

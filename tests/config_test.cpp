@@ -5,6 +5,7 @@
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
+#include "framework/quant/scheme.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -63,10 +64,14 @@ TEST(Config, ResolvedYamlRoundTrips) {
   EXPECT_EQ(config_rows(back), config_rows(c));
 }
 
+// Run configs load as run configs; configs/quant holds quantization schemes, which load as schemes.
 TEST(Config, RepoConfigsAllLoad) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(configs_root()))
     if (entry.path().extension() == ".yaml") {
-      EXPECT_NO_THROW(load_config(entry.path(), {})) << entry.path();
+      if (entry.path().parent_path() == quant_configs_dir())
+        EXPECT_NO_THROW(load_quant_scheme(entry.path().stem().string())) << entry.path();
+      else
+        EXPECT_NO_THROW(load_config(entry.path(), {})) << entry.path();
     }
 }
 

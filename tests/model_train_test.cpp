@@ -183,7 +183,7 @@ TEST(Training, ResumeIsExact) {
   auto p1 = m1->named_parameters(), p2 = m2->named_parameters();
   for (const auto& p : p1) EXPECT_TRUE(torch::equal(p.value(), p2[p.key()])) << p.key();
   const auto straight_results = nlohmann::json::parse(read_file(straight.run_dir() / "results.json"));
-  EXPECT_EQ(results["perplexity"]["test"]["perplexity"], straight_results["perplexity"]["test"]["perplexity"]);
+  EXPECT_EQ(results["perplexity"]["fp"]["test"]["perplexity"], straight_results["perplexity"]["fp"]["test"]["perplexity"]);
 }
 
 TEST(Training, RunDirectoryContract) {
@@ -198,8 +198,8 @@ TEST(Training, RunDirectoryContract) {
   EXPECT_TRUE(fs::exists(checkpoint_dir(run, 4) / "DONE"));
   EXPECT_FALSE(fs::exists(checkpoint_dir(run, 2)));  // keep_checkpoints = 1
   const auto results = nlohmann::json::parse(read_file(run / "results.json"));
-  EXPECT_EQ(results["perplexity"]["test"]["context_len"], 32);
-  EXPECT_EQ(results["perplexity"]["test"]["stride"], 32);
+  EXPECT_EQ(results["perplexity"]["fp"]["test"]["context_len"], 32);
+  EXPECT_EQ(results["perplexity"]["fp"]["test"]["stride"], 32);
   EXPECT_EQ(results["checkpoint_step"], 4);
   // The saved config reproduces the run's config.
   EXPECT_EQ(config_to_yaml(load_run_config(run, {})), config_to_yaml(c));
@@ -224,7 +224,7 @@ TEST(Training, RunDirectoryContract) {
   auto r = test::run_cli("eval " + run.string() + " eval.context_len=16 eval.splits=[valid] threads=1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const auto again = nlohmann::json::parse(read_file(run / "results.json"));
-  EXPECT_EQ(again["perplexity"]["valid"]["context_len"], 16);
+  EXPECT_EQ(again["perplexity"]["fp"]["valid"]["context_len"], 16);
 }
 
 TEST(Training, NanLossStopsNamingTheStep) {
@@ -299,7 +299,7 @@ TEST(Training, TinyModelLearnsWikiText2) {
   const auto results = train_and_evaluate(c);
   TokenizedData data = prepare_data(c.data, {"train", "valid"});
   const double unigram = unigram_entropy(data.split("train"), data.split("valid"), data.tokenizer->vocab_size());
-  const double val = results["perplexity"]["valid"]["mean_nll"].get<double>();
+  const double val = results["perplexity"]["fp"]["valid"]["mean_nll"].get<double>();
   std::printf("unigram entropy %.3f nats, model %.3f nats after 300 steps\n", unigram, val);
   EXPECT_LT(val, unigram - 0.5);
 }

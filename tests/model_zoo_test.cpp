@@ -321,7 +321,9 @@ TEST(ModelZoo, BenchReportsEveryPreset) {
     EXPECT_GT(row["peak_rss_mb"].get<double>(), 50.0);
     EXPECT_EQ(row["step_ms"].size(), 2u);
     EXPECT_NEAR(row["tokens_per_s"].get<double>(), 4 * 32 / (row["median_step_ms"].get<double>() / 1000.0), 1e-6);
+    for (const char* scheme : {"fp", "w8a8", "w4a4"}) EXPECT_GT(row["eval"][scheme]["tokens_per_s"].get<double>(), 0.0);
   }
+  EXPECT_NE(r.output.find("eval tokens/s"), std::string::npos) << r.output;
   EXPECT_EQ(rows[0]["overhead_vs_standard"].get<double>(), 0.0);
   r = test::run_cli("bench " + yaml + " --presets standard,oasys");
   EXPECT_EQ(r.exit_code, 2);

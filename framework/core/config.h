@@ -20,6 +20,7 @@ struct ModelConfig;
 std::string model_components_problem(const ModelConfig& model);
 std::vector<std::string> dataset_names();
 std::vector<std::string> tokenizer_names();
+std::vector<std::string> quant_scheme_names();  // quant/scheme.cpp: the presets in configs/quant
 
 // OASIS null signal (methods §6.4-6.7). Variant a: the mean over heads of -LSE of the previous attention
 // sublayer gates the next sublayer's update; b: each depth source carries its layers' mean null mass,
@@ -208,6 +209,17 @@ struct StatsConfig {
   }
 };
 
+// Which quantization schemes `oasis eval` (and the evaluation after training) measures; each is a preset
+// in configs/quant. `fp` is the model as trained.
+struct QuantConfig {
+  std::vector<std::string> schemes = {"fp"};
+
+  template <class V>
+  void visit(V& v) {
+    v.field("schemes", schemes, "schemes to evaluate (configs/quant/NAME.yaml)", each_one_of(quant_scheme_names()));
+  }
+};
+
 struct Config {
   std::string experiment = "default";
   std::string run = "run";
@@ -220,6 +232,7 @@ struct Config {
   TrainConfig train;
   EvalConfig eval;
   StatsConfig stats;
+  QuantConfig quant;
 
   template <class V>
   void visit(V& v) {
@@ -234,6 +247,7 @@ struct Config {
     v.section("train", train);
     v.section("eval", eval);
     v.section("stats", stats);
+    v.section("quant", quant);
   }
 
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }

@@ -26,9 +26,9 @@ at::Tensor DepthSources::partial_null_mean() const {
   return partial_null_count ? partial_null / double(partial_null_count) : torch::zeros_like(partial.select(-1, 0));
 }
 
-void DepthSources::commit_partial() {
-  values.push_back(partial);
-  inv_rms.push_back(rms_inverse(partial));
+void DepthSources::commit_partial(const at::Tensor& block) {
+  values.push_back(block);
+  inv_rms.push_back(rms_inverse(block));
   if (track_null_) nulls.push_back(partial_null_mean());
   partial = at::Tensor();
   partial_null = at::Tensor();

@@ -16,9 +16,12 @@ class LanguageModel : public torch::nn::Module {
   virtual int64_t vocab_size() const = 0;
   // nullptr detaches; taps cost nothing while detached.
   void attach(TapObserver* observer) { observer_ = observer; }
+  void attach_transform(TapTransform* transform) { transform_ = transform; }
 
  protected:
+  Taps root_taps() const { return {observer_, "", transform_}; }
   TapObserver* observer_ = nullptr;
+  TapTransform* transform_ = nullptr;
 };
 
 }  // namespace oasis

@@ -55,14 +55,12 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
   auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
   Normalized n = normalizer->forward(scores.masked_fill(future, -INFINITY), want_lse || taps.on());
-  taps.emit("probs", n.probs);
+  auto probs = taps.site("probs", n.probs);
   if (n.lse.defined()) taps.emit("lse", n.lse);
   if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
-  auto heads = torch::matmul(n.probs, v);  // [B, H, T, D]
+  auto heads = torch::matmul(probs, v);  // [B, H, T, D]
   if (gate) heads = gate->forward(heads, x, taps);
-  auto concatenated = heads.transpose(1, 2).reshape({B, T, C});
-  taps.emit("heads", concatenated);
-  auto out = wo->forward(concatenated);
+  auto out = wo->forward(taps.site("heads", heads.transpose(1, 2).reshape({B, T, C})));
   taps.emit("out", out);
   return {out, n.lse, n.null_mass};
 }
@@ -74,9 +72,7 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x, const Taps& taps) {
-  auto hidden = F::silu(w_gate->forward(x)) * w_up->forward(x);
-  taps.emit("hidden", hidden);
-  auto out = w_down->forward(hidden);
+  auto out = w_down->forward(taps.site("hidden", F::silu(w_gate->forward(x)) * w_up->forward(x)));
   taps.emit("out", out);
   return out;
 }

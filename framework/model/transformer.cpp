@@ -70,15 +70,12 @@ void Transformer::initialize(const ModelConfig& c) {
 namespace {
 // A sublayer's input as it arrives (`routed`: the residual stream, or the AttnRes mixture) and after its norm.
 at::Tensor normed_input(RMSNorm& norm, const at::Tensor& routed, const Taps& taps) {
-  taps.emit("routed", routed);
-  auto normed = norm->forward(routed);
-  taps.emit("normed", normed);
-  return normed;
+  return taps.site("normed", norm->forward(taps.site("routed", routed)));
 }
 }  // namespace
 
 at::Tensor Transformer::forward(const at::Tensor& tokens) {
-  const Taps taps{observer_, ""};
+  const Taps taps = root_taps();
   auto x = embed->forward(tokens);
   x = components_.router == "attnres" ? forward_attnres(x, taps) : forward_standard(x, taps);
   return lm_head->forward(normed_input(final_norm, x, taps.child("final")));
@@ -91,7 +88,7 @@ at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps&
     const Taps layer = taps.child(std::to_string(i)), attn = layer.child("attn"), mlp = layer.child("mlp");
     x = x + block->attn->forward(normed_input(block->attn_norm, x, attn), attn).out;
     x = x + block->mlp->forward(normed_input(block->mlp_norm, x, mlp), mlp);
-    mlp.emit("block_sum", x);  // the residual stream after the layer: standard's one running block
+    x = mlp.site("block_sum", x);  // the residual stream after the layer: standard's one running block
   }
   return x;
 }
@@ -112,8 +109,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
   auto add_update = [&](const at::Tensor& update, const Routed& r, const Taps& sublayer) {
     sources.add_to_partial(r.keep.defined() ? update * r.keep.unsqueeze(-1) : update);
     if (++sublayers_done % per_block == 0) {  // the block becomes a source of its own
-      sublayer.emit("block_sum", sequence(sources.partial));
-      sources.commit_partial();
+      sources.commit_partial(tokens(sublayer.site("block_sum", sequence(sources.partial))));
     }
   };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
 #include "framework/model/presets.h"
+#include "framework/quant/transform.h"
 #include "framework/train/optimizer.h"
 #include "framework/train/trainer.h"
 
@@ -55,6 +57,27 @@ double SpeedTrial::step_ms() {
   s.optimizer->step();
   if (s.device.is_cuda()) torch::cuda::synchronize();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double SpeedTrial::eval_ms(const QuantScheme& scheme) {
+  State& s = *state_;
+  torch::NoGradGuard no_grad;
+  s.model->eval();
+  const Batch b = s.windows->batch(s.sample, s.config.train.batch_size);
+  s.sample += s.config.train.batch_size;
+  const auto inputs = b.inputs.to(s.device);
+  std::optional<QuantTransform> quantized;
+  if (!scheme.is_float()) {
+    quantized.emplace(*s.model, scheme);
+    quantized->calibrate(b.inputs, s.config.train.batch_size);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  s.model->forward(inputs);
+  if (s.device.is_cuda()) torch::cuda::synchronize();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  quantized.reset();
+  s.model->train();
+  return ms;
 }
 
 int64_t SpeedTrial::parameters() const {

@@ -1,5 +1,5 @@
-// Training-throughput measurement for `oasis bench`: one trial per model runs real optimizer steps on
-// real training windows and times each; trials of several presets can be stepped in turn, so slow
+// Throughput measurement for `oasis bench`: one trial per model runs real optimizer steps (and
+// evaluation passes, plain or fake-quantized) on real training windows and times each; trials of several presets can be stepped in turn, so slow
 // phases of a noisy machine hit every preset alike.
 #pragma once
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/core/config.h"
+#include "framework/quant/scheme.h"
 
 namespace oasis {
 
@@ -15,6 +16,9 @@ class SpeedTrial {
   explicit SpeedTrial(const Config& config);
   ~SpeedTrial();
   double step_ms();  // one optimizer step, wall time
+  // One evaluation forward pass (no gradients) of a training batch under `scheme`, wall time; static
+  // schemes are calibrated on that batch first, outside the timing.
+  double eval_ms(const QuantScheme& scheme);
   int64_t parameters() const;
   int64_t tokens_per_step() const;
 

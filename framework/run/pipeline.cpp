@@ -1,6 +1,7 @@
 #include "framework/run/pipeline.h"
 
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -16,6 +17,8 @@
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/run/run_dir.h"
+#include "framework/data/batches.h"
+#include "framework/quant/transform.h"
 #include "framework/stats/collect.h"
 #include "framework/stats/stats_file.h"
 #include "framework/train/checkpoint.h"
@@ -33,6 +36,7 @@ struct Session {
   int64_t threads = 1;
   TokenizedData data;
   ModelComponents components;
+  std::vector<QuantScheme> schemes;  // quant.schemes, loaded (and so checked) before any work
   std::shared_ptr<LanguageModel> model;
 };
 
@@ -44,14 +48,26 @@ int64_t parameter_count(LanguageModel& model) {
 
 std::string config_hash(const Config& config) { return hex16(fnv1a64(config_to_yaml(config))).substr(0, 12); }
 
+std::vector<std::string> needed_splits(const Config& c, const std::vector<QuantScheme>& schemes, bool training) {
+  std::vector<std::string> splits = c.eval.splits, extra;
+  if (training) extra = {"train", "valid"};
+  if (c.stats.enabled) extra.push_back(c.stats.split);
+  for (const auto& scheme : schemes)
+    if (scheme.needs_calibration()) extra.push_back(scheme.calibration.split);
+  for (const auto& s : extra)
+    if (std::find(splits.begin(), splits.end(), s) == splits.end()) splits.push_back(s);
+  return splits;
+}
+
 // Everything both commands need: threads, seed, data, model; then the settings table.
-Session open_session(const Config& config, const fs::path& run_dir, const std::vector<std::string>& splits) {
+Session open_session(const Config& config, const fs::path& run_dir, bool training) {
   Session s;
   s.config = config;
   s.run_dir = run_dir;
+  for (const auto& name : config.quant.schemes) s.schemes.push_back(load_quant_scheme(name));
   s.threads = apply_threads(config.threads);
   s.device = resolve_device(config.device);
-  s.data = prepare_data(config.data, splits);
+  s.data = prepare_data(config.data, needed_splits(config, s.schemes, training));
   seed_everything(config.seed);
   s.components = resolve_components(config.model);
   s.model = build_model(config.model, s.data.tokenizer->vocab_size());
@@ -80,16 +96,15 @@ Session open_session(const Config& config, const fs::path& run_dir, const std::v
   return s;
 }
 
-nlohmann::json evaluate_perplexities(Session& s) {
+nlohmann::json evaluate_perplexities(Session& s, const std::string& scheme) {
   const Config& c = s.config;
   PerplexityOptions options{c.eval_context_len(), c.eval_stride(), c.data.bos, c.eval.max_tokens, c.eval.batch_size};
   nlohmann::json out = nlohmann::json::object();
-  std::vector<std::pair<std::string, std::string>> rows;
   for (const auto& split : c.eval.splits) {
     const PerplexityResult r = evaluate_perplexity(*s.model, s.data.split(split), *s.data.tokenizer, options);
     out[split] = r.to_json();
-    log_line(fmt::format("eval {:<5} | ppl {:.3f} | bits/byte {:.4f} | nll {:.4f} | {} tokens, context {}, stride {}{}",
-                         split, r.perplexity(), r.bits_per_byte(), r.mean_nll(), r.tokens, options.context_len,
+    log_line(fmt::format("eval {:<5} {:<12} | ppl {:.3f} | bits/byte {:.4f} | nll {:.4f} | {} tokens, context {}, stride {}{}",
+                         split, scheme, r.perplexity(), r.bits_per_byte(), r.mean_nll(), r.tokens, options.context_len,
                          options.stride, options.bos ? ", BOS" : ""));
   }
   return out;
@@ -99,37 +114,79 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Perplexity on every configured split, then (when enabled) the statistics pass into stats.h5; both
-// timed, so the cost of statistics stays visible.
-void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results) {
-  const Config& c = s.config;
-  auto t0 = std::chrono::steady_clock::now();
-  results["perplexity"] = evaluate_perplexities(s);
-  results["timing"] = {{"perplexity_s", seconds_since(t0)}};
-  results.erase("stats");
-  if (!c.stats.enabled) return;
-  t0 = std::chrono::steady_clock::now();
-  const auto windows = statistics_windows(s.data.split(c.stats.split), c, s.data.tokenizer->end_of_text());
-  const SchemeStats fp = collect_statistics(*s.model, windows, c.stats);
-  StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
-                 s.device.str(), "fp32", c.stats.split, s.run_dir.string(), c.seed, windows.size(0), windows.size(1),
-                 c.data.bos};
-  const fs::path file = s.run_dir / "stats.h5";
-  write_stats_file(file, meta, {&fp});
-  const StatsSummary summary = fp.summary();
+nlohmann::json summary_json(const StatsSummary& summary) {
   nlohmann::json numbers;
   for (const auto& [name, value] : summary.fields()) numbers[name] = value;
   numbers["max_inf_norm_site"] = summary.max_inf_norm_site;
   numbers["max_kurtosis_site"] = summary.max_kurtosis_site;
-  results["stats"] = {{"file", "stats.h5"}, {"checkpoint_step", checkpoint_step}, {"split", c.stats.split},
-                      {"sequences", windows.size(0)}, {"seq_len", windows.size(1)}, {"bos", c.data.bos},
-                      {"sites", c.stats.sites}, {"sink_eps", c.stats.sink_eps}, {"fp", numbers}};
-  results["timing"]["stats_s"] = seconds_since(t0);
-  log_line(fmt::format("stats fp | max inf norm {:.3f} ({}) | kurtosis avg {:.2f} max {:.2f} | first-token attn {:.4f} | "
-                       "sink rate {:.3f} | depth sink mass {:.3f} | {} windows x {} | {:.1f} s -> {}",
-                       summary.max_inf_norm, summary.max_inf_norm_site, summary.avg_kurtosis, summary.max_kurtosis,
-                       summary.first_token_attention, summary.sink_rate, summary.depth_sink_mass, windows.size(0),
-                       windows.size(1), results["timing"]["stats_s"].get<double>(), file.string()));
+  return numbers;
+}
+
+// Windows [N, T] of `split` for a seeded purpose (statistics, calibration).
+at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t seq_len, int64_t count, uint64_t seed) {
+  const WindowSampler sampler(s.data.split(split), seq_len, s.config.data.bos, s.data.tokenizer->end_of_text(), seed);
+  return sampler.batch(0, count).inputs;
+}
+
+// For every quantization scheme: calibration (static schemes), perplexity on every configured split and,
+// when enabled, the statistics pass; all statistics go into one stats.h5. Each stage is timed, so the
+// cost of statistics and calibration stays visible.
+void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results) {
+  const Config& c = s.config;
+  for (const char* key : {"perplexity", "stats", "quantization", "timing"}) results[key] = nlohmann::json::object();
+  at::Tensor stats_windows;
+  if (c.stats.enabled) stats_windows = statistics_windows(s.data.split(c.stats.split), c, s.data.tokenizer->end_of_text());
+  std::vector<SchemeStats> all_stats;
+  for (const QuantScheme& scheme : s.schemes) {
+    nlohmann::json& timing = results["timing"][scheme.name];
+    std::optional<QuantTransform> quantized;
+    nlohmann::json record = {{"scheme_yaml", quant_scheme_yaml(scheme)}};
+    if (!scheme.is_float()) {
+      auto t0 = std::chrono::steady_clock::now();
+      quantized.emplace(*s.model, scheme);
+      if (scheme.needs_calibration()) {
+        const CalibrationConfig& cal = scheme.calibration;
+        const int64_t seq_len = cal.seq_len ? cal.seq_len : c.eval_context_len();
+        quantized->calibrate(seeded_windows(s, cal.split, seq_len, cal.batches * cal.batch_size, uint64_t(cal.seed)),
+                             cal.batch_size);
+        record["calibration"] = {{"split", cal.split}, {"batches", cal.batches}, {"batch_size", cal.batch_size},
+                                 {"seq_len", seq_len}, {"seed", cal.seed}, {"estimator", scheme.activations.spec.range}};
+      }
+      record["quantized_weights"] = quantized->quantized_weights();
+      timing["quantize_s"] = seconds_since(t0);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    results["perplexity"][scheme.name] = evaluate_perplexities(s, scheme.name);
+    timing["perplexity_s"] = seconds_since(t0);
+    if (quantized) record["activation_sites"] = quantized->activation_sites();
+    results["quantization"][scheme.name] = record;
+    if (!c.stats.enabled) continue;
+    t0 = std::chrono::steady_clock::now();
+    all_stats.push_back(collect_statistics(*s.model, stats_windows, c.stats, scheme.name));
+    timing["stats_s"] = seconds_since(t0);
+    const StatsSummary summary = all_stats.back().summary();
+    results["stats"][scheme.name] = summary_json(summary);
+    log_line(fmt::format("stats {:<12} | max inf norm {:.3f} ({}) | kurtosis avg {:.2f} max {:.2f} | first-token attn {:.4f} "
+                         "| sink rate {:.3f} | depth sink mass {:.3f} | {:.1f} s",
+                         scheme.name, summary.max_inf_norm, summary.max_inf_norm_site, summary.avg_kurtosis,
+                         summary.max_kurtosis, summary.first_token_attention, summary.sink_rate, summary.depth_sink_mass,
+                         timing["stats_s"].get<double>()));
+  }
+  if (!c.stats.enabled) {
+    results.erase("stats");
+    return;
+  }
+  StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
+                 s.device.str(), "fp32", c.stats.split, s.run_dir.string(), c.seed, stats_windows.size(0),
+                 stats_windows.size(1), c.data.bos};
+  std::vector<const SchemeStats*> pointers;
+  for (const auto& st : all_stats) pointers.push_back(&st);
+  const fs::path file = s.run_dir / "stats.h5";
+  write_stats_file(file, meta, pointers);
+  results["stats"].update({{"file", "stats.h5"}, {"checkpoint_step", checkpoint_step}, {"split", c.stats.split},
+                           {"sequences", stats_windows.size(0)}, {"seq_len", stats_windows.size(1)}, {"bos", c.data.bos},
+                           {"sites", c.stats.sites}, {"sink_eps", c.stats.sink_eps}});
+  log_line("wrote " + file.string());
 }
 
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
@@ -150,15 +207,6 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
                     {"split_rule", s.data.corpus.split_rule}, {"source", s.data.corpus.source.string()}}}};
 }
 
-std::vector<std::string> needed_splits(const Config& c, bool training) {
-  std::vector<std::string> splits = c.eval.splits, extra;
-  if (training) extra = {"train", "valid"};
-  if (c.stats.enabled) extra.push_back(c.stats.split);
-  for (const auto& s : extra)
-    if (std::find(splits.begin(), splits.end(), s) == splits.end()) splits.push_back(s);
-  return splits;
-}
-
 }  // namespace
 
 nlohmann::json train_and_evaluate(const Config& config) {
@@ -168,7 +216,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
     log_line(fmt::format("run already complete: {} (delete DONE to evaluate again, or use `oasis eval`)", run_dir.string()));
     return nlohmann::json::parse(read_file(run_dir / "results.json"));
   }
-  Session s = open_session(config, run_dir, needed_splits(config, true));
+  Session s = open_session(config, run_dir, true);
   const TrainResult trained = train_model(config, run_dir, *s.model, s.data);
 
   nlohmann::json results = results_header(s, trained.state.step);
@@ -189,7 +237,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::stri
   const RunLock lock(run_dir);
   const auto checkpoint = latest_checkpoint(run_dir);
   if (!checkpoint) throw RuntimeError(fmt::format("run directory '{}' has no complete checkpoint", run_dir.string()));
-  Session s = open_session(config, run_dir, needed_splits(config, false));
+  Session s = open_session(config, run_dir, false);
   const TrainState state = load_checkpoint(*checkpoint, *s.model, nullptr);
 
   const fs::path file = run_dir / "results.json";

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 bool result_neutral(const std::string& key) {
-  return key == "threads" || key == "runs_dir" || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0;
+  return key == "threads" || key == "runs_dir" || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
+         key.rfind("quant.", 0) == 0;
 }
 }  // namespace
 
