@@ -4,12 +4,12 @@ AttnRes models, depth_routing_<run>.png.
 
 usage: /usr/bin/python3 analysis/figures.py --out DIR RUN_OR_STATS.h5 [...]
 """
-import argparse
 import os
 import re
 import sys
 
 import oasis_stats
+import plotting
 import plot_attention_map
 import plot_depth_routing
 import plot_outliers
@@ -23,10 +23,7 @@ def run_name(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--scheme", default="fp")
+    parser = plotting.argument_parser(__doc__)
     args = parser.parse_args(argv)
     try:
         for path in args.files:

@@ -4,17 +4,14 @@ small weights and a sink column both show).
 usage: /usr/bin/python3 analysis/plot_attention_map.py --out map.png RUN_OR_STATS.h5 [--layer L] [--head H]
        [--sequence S] [--scheme fp]      (layer defaults to the last)
 """
-import argparse
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 import numpy as np
 
 import oasis_stats
+import plotting
 
 
 def draw(path, out, layer=None, head=0, sequence=0, scheme="fp"):
@@ -34,19 +31,14 @@ def draw(path, out, layer=None, head=0, sequence=0, scheme="fp"):
     ax.set_title(f"{oasis_stats.label(f)}\nlayer {int(name)}, head {head}, sequence {sequence}", fontsize=9)
     ax.set_xlabel("key")
     ax.set_ylabel("query")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, out)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file")
-    parser.add_argument("--out", required=True)
+    parser = plotting.argument_parser(__doc__, many_files=False)
     parser.add_argument("--layer", type=int)
     parser.add_argument("--head", type=int, default=0)
     parser.add_argument("--sequence", type=int, default=0)
-    parser.add_argument("--scheme", default="fp")
     args = parser.parse_args(argv)
     draw(args.file, args.out, args.layer, args.head, args.sequence, args.scheme)
 

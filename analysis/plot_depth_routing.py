@@ -4,16 +4,13 @@ and tokens. Cells a site cannot see are blank.
 
 usage: /usr/bin/python3 analysis/plot_depth_routing.py --out depth.png RUN_OR_STATS.h5 [--scheme fp]
 """
-import argparse
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
 import oasis_stats
+import plotting
 
 
 def routing_matrix(f, scheme="fp"):
@@ -45,16 +42,11 @@ def draw(path, out, scheme="fp"):
     ax.set_xlabel("source (emb = embedding)")
     ax.set_title(f"depth routing: {oasis_stats.label(f)}", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, out)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--scheme", default="fp")
+    parser = plotting.argument_parser(__doc__, many_files=False)
     args = parser.parse_args(argv)
     draw(args.file, args.out, args.scheme)
 

@@ -4,16 +4,13 @@ one line per model. By default each layer's value is the max over its tap sites;
 
 usage: /usr/bin/python3 analysis/plot_outliers.py --out outliers.png RUN_OR_STATS.h5 [...] [--site SITE] [--scheme fp]
 """
-import argparse
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 import oasis_stats
+import plotting
 
 
 def draw(files, out, scheme="fp", site=None):
@@ -33,16 +30,11 @@ def draw(files, out, scheme="fp", site=None):
         ax.grid(alpha=0.3)
     axes[1].set_yscale("log")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, out)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--scheme", default="fp")
+    parser = plotting.argument_parser(__doc__)
     parser.add_argument("--site")
     args = parser.parse_args(argv)
     draw(args.files, args.out, args.scheme, args.site)

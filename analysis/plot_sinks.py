@@ -4,17 +4,14 @@ line is what uniform causal attention would give the first token, (1/T) sum_t 1/
 
 usage: /usr/bin/python3 analysis/plot_sinks.py --out sinks.png RUN_OR_STATS.h5 [...] [--scheme fp]
 """
-import argparse
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 import oasis_stats
+import plotting
 
 
 def draw(files, out, scheme="fp"):
@@ -39,16 +36,11 @@ def draw(files, out, scheme="fp"):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, out)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--scheme", default="fp")
+    parser = plotting.argument_parser(__doc__)
     args = parser.parse_args(argv)
     draw(args.files, args.out, args.scheme)
 

@@ -25,14 +25,6 @@ std::string number(double x) {
   return fmt::format("{:.4g}", x);
 }
 
-double mean(const std::vector<double>& v) {
-  double total = 0;
-  int64_t n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) total += x, ++n;
-  return n ? total / double(n) : NAN;
-}
-
 // Column means of a [rows, cols] dataset.
 std::vector<double> column_means(const H5Array& a) {
   if (a.shape.size() != 2 || a.shape[0] == 0) return {};
@@ -77,7 +69,7 @@ void print_scheme(const H5Reader& f, const std::string& scheme) {
         std::vector<std::string> row = {layer};
         for (const auto& site : site_names) {
           const std::string path = fmt::format("{}/sites/{}/{}/{}", root, layer, site, stat);
-          row.push_back(f.exists(path) ? number(mean(f.read(path).values)) : "");
+          row.push_back(f.exists(path) ? number(finite_mean(f.read(path).values)) : "");
         }
         rows.push_back(row);
       }
@@ -100,8 +92,8 @@ void print_scheme(const H5Reader& f, const std::string& scheme) {
       std::string heads;
       for (double x : per_head) heads += (heads.empty() ? "" : " ") + fmt::format("{:.3f}", x);
       const std::string null_mass =
-          f.exists(g + "/null_mass_per_seq") ? number(mean(f.read(g + "/null_mass_per_seq").values)) : "-";
-      rows.push_back({layer, number(mean(first.values)), heads,
+          f.exists(g + "/null_mass_per_seq") ? number(finite_mean(f.read(g + "/null_mass_per_seq").values)) : "-";
+      rows.push_back({layer, number(finite_mean(first.values)), heads,
                       number(double(sinks) / double(std::max<size_t>(1, first.values.size()))), null_mass});
     }
     std::printf("\n## %s: attention to the first token\n\n%s", scheme.c_str(),
@@ -115,8 +107,8 @@ void print_scheme(const H5Reader& f, const std::string& scheme) {
       const std::string g = root + "/depth/" + site;
       std::string weights;
       for (double x : column_means(f.read(g + "/weights_per_seq"))) weights += (weights.empty() ? "" : " ") + fmt::format("{:.3f}", x);
-      rows.push_back({site, weights, number(mean(f.read(g + "/entropy_per_seq").values)),
-                      number(mean(f.read(g + "/max_weight_per_seq").values))});
+      rows.push_back({site, weights, number(finite_mean(f.read(g + "/entropy_per_seq").values)),
+                      number(finite_mean(f.read(g + "/max_weight_per_seq").values))});
     }
     std::printf("\n## %s: depth routing (source 0 = embedding)\n\n%s", scheme.c_str(),
                 markdown_table({"site", "mean weight per source", "entropy (nats)", "max weight"}, rows).c_str());

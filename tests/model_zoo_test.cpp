@@ -23,16 +23,6 @@
 namespace oasis {
 namespace {
 
-ModelConfig small_model(const std::string& preset) {
-  ModelConfig c;
-  c.preset = preset;
-  c.d_model = 32;
-  c.n_layers = 3;
-  c.n_heads = 4;
-  c.max_seq_len = 32;
-  return c;
-}
-
 at::Tensor causal_scores(int64_t B, int64_t H, int64_t T, double scale = 3.0) {
   auto s = torch::randn({B, H, T, T}, torch::kDouble) * scale;
   return s.masked_fill(torch::ones({T, T}, torch::kBool).triu(1), -INFINITY);
@@ -139,7 +129,7 @@ TEST(Normalizers, SoftpickAndSinkFollowTheirFormulas) {
 
 TEST(ModelZoo, ZeroInitAttnResMatchesStandard) {
   for (int64_t blocks : {1, 3, 6}) {
-    ModelConfig std_cfg = small_model("standard");
+    ModelConfig std_cfg = test::small_model("standard", 3, 4);
     std_cfg.norm_eps = 1e-12;  // AttnRes feeds the norm h/n: equal up to the norm's epsilon
     ModelConfig res_cfg = std_cfg;
     res_cfg.preset = "attnres";
@@ -157,8 +147,8 @@ TEST(ModelZoo, ZeroInitAttnResMatchesStandard) {
 }
 
 TEST(ModelZoo, GateForcedToOneEqualsNoGate) {
-  ModelConfig gated = small_model("attnres-gated");
-  ModelConfig plain = small_model("attnres");
+  ModelConfig gated = test::small_model("attnres-gated", 3, 4);
+  ModelConfig plain = test::small_model("attnres", 3, 4);
   torch::manual_seed(4);
   auto g = build_model(gated, 50), p = build_model(plain, 50);
   copy_shared_parameters(*g, *p);
@@ -176,7 +166,7 @@ TEST(ModelZoo, GateForcedToOneEqualsNoGate) {
 }
 
 TEST(ModelZoo, FullAttnResMatchesAReferenceLoop) {
-  ModelConfig c = small_model("attnres");
+  ModelConfig c = test::small_model("attnres", 3, 4);
   c.attnres_blocks = 2 * c.n_layers;  // one sublayer per block = Full AttnRes
   torch::manual_seed(5);
   auto model = build_model(c, 40);
@@ -209,7 +199,7 @@ TEST(ModelZoo, FullAttnResMatchesAReferenceLoop) {
 }
 
 TEST(ModelZoo, RoutingWeightsSumToOneAndTapsReport) {
-  ModelConfig c = small_model("oasis");
+  ModelConfig c = test::small_model("oasis", 3, 4);
   torch::manual_seed(6);
   auto model = build_model(c, 30);
   Recorder recorder;
@@ -236,14 +226,14 @@ TEST(ModelZoo, RoutingWeightsSumToOneAndTapsReport) {
 
 std::vector<ModelConfig> every_model() {
   std::vector<ModelConfig> out;
-  for (const auto& name : model_presets().names()) out.push_back(small_model(name));
-  ModelConfig ab = small_model("oasis");  // the other OASIS knobs
+  for (const auto& name : model_presets().names()) out.push_back(test::small_model(name, 3, 4));
+  ModelConfig ab = test::small_model("oasis", 3, 4);  // the other OASIS knobs
   ab.oasis.variant = "ab";
   ab.oasis.per_head = true;
   ab.oasis.ema_rate = 0.5;
   ab.oasis.sites = "attn";
   out.push_back(ab);
-  ModelConfig mixed = small_model("standard");  // a combination no preset names
+  ModelConfig mixed = test::small_model("standard", 3, 4);  // a combination no preset names
   mixed.normalizer = "sink";
   mixed.gate = "qwen_elementwise";
   out.push_back(mixed);
@@ -298,7 +288,7 @@ TEST(ModelZoo, ImpossibleCombinationsAreConfigErrors) {
   EXPECT_THROW(load_config(file, {"model.router=attnres", "model.attnres_blocks=5"}), ConfigError);
   EXPECT_NO_THROW(load_config(file, {"model.router=attnres", "model.attnres_blocks=8"}));
   try {
-    build_model(small_model("atnres"), 10);
+    build_model(test::small_model("atnres", 3, 4), 10);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'attnres'"), std::string::npos) << e.what();

@@ -100,22 +100,12 @@ TEST(FakeQuant, MseSearchNeverLosesToMinMaxAndStraightThroughGradient) {
   EXPECT_TRUE(torch::equal(leaf.grad(), torch::ones({8}, torch::kDouble)));
 }
 
-ModelConfig quant_tiny_model(const std::string& preset) {
-  ModelConfig c;
-  c.preset = preset;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.max_seq_len = 32;
-  return c;
-}
-
 QuantScheme scheme_named(const std::string& name) { return load_quant_scheme(name); }
 
 TEST(QuantTransform, DisabledIsTheIdentityAndWeightsComeBack) {
   torch::manual_seed(4);
   for (const std::string preset : {"standard", "oasis"}) {
-    auto model = build_model(quant_tiny_model(preset), 97);
+    auto model = build_model(test::small_model(preset), 97);
     model->eval();
     torch::NoGradGuard no_grad;
     auto tokens = torch::randint(0, 97, {3, 20}, torch::kLong);

@@ -130,20 +130,10 @@ TEST(Statistics, ProbeSelectsSitesByGlob) {
   EXPECT_EQ(kept, (std::vector<std::string>{"0.mlp.hidden", "final.normed"}));
 }
 
-ModelConfig tiny_model(const std::string& preset) {
-  ModelConfig c;
-  c.preset = preset;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.max_seq_len = 32;
-  return c;
-}
-
 // Statistics of an untrained model over random windows, as `oasis eval` collects them.
 SchemeStats collect_tiny(const std::string& preset, int64_t sequences = 5) {
   torch::manual_seed(1);
-  auto model = build_model(tiny_model(preset), 97);
+  auto model = build_model(test::small_model(preset), 97);
   auto windows = torch::randint(0, 97, {sequences, 24}, torch::kLong);
   StatsConfig options;
   options.batch_size = 2;

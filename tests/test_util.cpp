@@ -22,6 +22,16 @@ fs::path scratch_dir() {
 
 std::string shared_cache_dir() { return (fs::current_path() / "test-cache").string(); }
 
+ModelConfig small_model(const std::string& preset, int64_t n_layers, int64_t n_heads) {
+  ModelConfig c;
+  c.preset = preset;
+  c.d_model = 32;
+  c.n_layers = n_layers;
+  c.n_heads = n_heads;
+  c.max_seq_len = 32;
+  return c;
+}
+
 Config tiny_config(const fs::path& runs_dir) {
   Config c;
   c.experiment = "test";

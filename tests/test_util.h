@@ -14,6 +14,9 @@ std::filesystem::path scratch_dir();
 // The cache shared by all tests (tokenized arrays, trained tokenizers), so each is built once.
 std::string shared_cache_dir();
 
+// A 32-wide model (max_seq_len 32) for tests that build models directly.
+ModelConfig small_model(const std::string& preset, int64_t n_layers = 2, int64_t n_heads = 2);
+
 // A small standard model on Tiny Shakespeare with a 512-piece sentencepiece vocabulary.
 Config tiny_config(const std::filesystem::path& runs_dir);
 

@@ -51,18 +51,16 @@ void SiteStats::add(const at::Tensor& x) {
   moments.add(x);
 }
 
-namespace {
-double mean_of(const std::vector<double>& v) {
+double finite_mean(const std::vector<double>& v) {
   double total = 0;
   int64_t n = 0;
   for (double x : v)
     if (std::isfinite(x)) total += x, ++n;
   return n ? total / double(n) : NAN;
 }
-}  // namespace
 
-double SiteStats::mean_inf_norm() const { return mean_of(inf_norm); }
-double SiteStats::mean_kurtosis() const { return mean_of(kurtosis); }
+double SiteStats::mean_inf_norm() const { return finite_mean(inf_norm); }
+double SiteStats::mean_kurtosis() const { return finite_mean(kurtosis); }
 
 void AttentionStats::add_probs(const at::Tensor& probs, int64_t keep) {
   auto p = probs.to(torch::kDouble);
@@ -110,7 +108,7 @@ StatsSummary SchemeStats::summary() const {
       if (!(kurt <= s.max_kurtosis)) s.max_kurtosis = kurt, s.max_kurtosis_site = name;
     }
   }
-  s.avg_kurtosis = mean_of(kurtoses);
+  s.avg_kurtosis = finite_mean(kurtoses);
   std::vector<at::Tensor> first, renorm, nulls;
   for (const auto& [layer, a] : attention) {
     if (!a.first_token.empty()) first.push_back(concat_rows(a.first_token));
@@ -132,9 +130,9 @@ StatsSummary SchemeStats::summary() const {
     entropy.push_back(concat_rows(d.entropy).mean().item<double>());
     max_weight.push_back(concat_rows(d.max_weight).mean().item<double>());
   }
-  s.depth_sink_mass = mean_of(embedding);
-  s.depth_entropy = mean_of(entropy);
-  s.max_depth_weight = mean_of(max_weight);
+  s.depth_sink_mass = finite_mean(embedding);
+  s.depth_entropy = finite_mean(entropy);
+  s.max_depth_weight = finite_mean(max_weight);
   return s;
 }
 

@@ -78,5 +78,6 @@ struct SchemeStats {
 };
 
 at::Tensor concat_rows(const std::vector<at::Tensor>& chunks);  // cat along dim 0 ([0] when empty)
+double finite_mean(const std::vector<double>& values);           // NaN and inf skipped; NaN when none is left
 
 }  // namespace oasis
