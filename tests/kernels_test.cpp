@@ -106,14 +106,21 @@ TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
     auto padded = torch::softmax(torch::cat({masked, torch::zeros({2, 3, T, 1}, torch::kDouble)}, -1), -1);
     const std::vector<at::Tensor> reference = {padded.slice(-1, 0, T), torch::logsumexp(masked, -1), padded.select(-1, T)};
     const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
-    for (size_t k = 0; k < 3; ++k) {
+    for (size_t k = 0; k < 3; ++k)
       EXPECT_TRUE(torch::allclose(fused[k], reference[k], 1e-10, 1e-12)) << "output " << k << " at scale " << scale;
-      auto weights = torch::randn_like(fused[k]);
-      auto g_fused = torch::autograd::grad({(fused[k] * weights).sum()}, {s}, {}, true)[0];
-      auto g_reference = torch::autograd::grad({(reference[k] * weights).sum()}, {s}, {}, true)[0];
+    // Gradients through each output alone, then through probabilities and LSE together (OASIS uses both).
+    for (const std::vector<size_t>& used : std::vector<std::vector<size_t>>{{0}, {1}, {2}, {0, 1}, {0, 1, 2}}) {
+      auto loss = [&](const std::vector<at::Tensor>& outputs) {
+        torch::manual_seed(11);
+        auto total = torch::zeros({}, torch::kDouble);
+        for (size_t k : used) total = total + (outputs[k] * torch::randn_like(outputs[k])).sum();
+        return total;
+      };
+      auto g_fused = torch::autograd::grad({loss(fused)}, {s}, {}, true)[0];
+      auto g_reference = torch::autograd::grad({loss(reference)}, {s}, {}, true)[0];
       EXPECT_TRUE(torch::allclose(g_fused, g_reference, 1e-9, 1e-12))
-          << "gradient through output " << k << " at scale " << scale << ": max diff "
-          << (g_fused - g_reference).abs().max().item<double>();
+          << "gradient through outputs " << used.size() << " (first " << used[0] << ") at scale " << scale
+          << ": max diff " << (g_fused - g_reference).abs().max().item<double>();
     }
   }
 }

@@ -13,8 +13,11 @@ DepthSources::DepthSources(const at::Tensor& embedding, double norm_eps, bool tr
 
 at::Tensor DepthSources::rms_inverse(const at::Tensor& x) const { return inverse_rms(x, eps_); }
 
-void DepthSources::add_to_partial(const at::Tensor& update) {
-  partial = partial.defined() ? partial + update : update;
+void DepthSources::add_to_partial(const at::Tensor& update, const at::Tensor& scale) {
+  if (!scale.defined())
+    partial = partial.defined() ? partial + update : update;
+  else
+    partial = partial.defined() ? torch::addcmul(partial, update, scale.unsqueeze(-1)) : update * scale.unsqueeze(-1);
 }
 
 void DepthSources::add_partial_null(const at::Tensor& nu) {
@@ -77,8 +80,9 @@ Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal,
   }
   if (null_bias.defined()) {
     // pi_null = sigmoid(a n + c - LSE_i z_i); at the first site there is no signal and LSE of one zero logit is 0.
-    auto null_logit = null_scale.defined() ? null_scale * signal + null_bias - lse : null_bias.expand({r.h.size(0)});
-    r.keep = 1.0 - torch::sigmoid(null_logit);
+    // keep = 1 - pi_null = sigmoid(LSE - a n - c): three small ops (each costs more in dispatch than arithmetic).
+    r.keep = null_scale.defined() ? torch::sigmoid(lse - torch::addcmul(null_bias, null_scale, signal))
+                                  : torch::sigmoid(-null_bias).expand({r.h.size(0)});
     if (taps.on()) taps.emit("keep", r.keep.reshape(token_shape));
   }
   return r;

@@ -19,7 +19,7 @@ namespace oasis {
 class DepthSources {
  public:
   DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null);  // embedding: [N, d]
-  void add_to_partial(const at::Tensor& update);  // [N, d]
+  void add_to_partial(const at::Tensor& update, const at::Tensor& scale);  // [N, d] times [N] (undefined: 1)
   void add_partial_null(const at::Tensor& nu);     // [N] null mass of an attention sublayer (variant b)
   void commit_partial(const at::Tensor& block);     // the partial sum (as given: taps may transform it) becomes a completed block
   at::Tensor rms_inverse(const at::Tensor& x) const;   // 1 / rms over the last dim, with the norm's eps

@@ -1,5 +1,7 @@
 #include "framework/model/normalizers.h"
 
+#include <ATen/Parallel.h>
+
 #include "framework/core/errors.h"
 
 namespace oasis {
@@ -13,10 +15,28 @@ class Softmax : public ScoreNormalizer {
   }
 };
 
+// ds = p (g - sum_j g_j p_j + c) for each row of length T (c = 0 when `shift` is null).
+template <typename T>
+void softmax1_backward_rows(const T* g, const T* p, const T* shift, T* out, int64_t rows, int64_t length) {
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T *gr = g + r * length, *pr = p + r * length;
+      T dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t j = 0; j < length; ++j) dot += gr[j] * pr[j];
+      const T offset = (shift ? shift[r] : T(0)) - dot;
+      T* o = out + r * length;
+#pragma omp simd
+      for (int64_t j = 0; j < length; ++j) o[j] = pr[j] * (gr[j] + offset);
+    }
+  });
+}
+
 // softmax1(s) = softmax(s) * sigmoid(LSE), as one autograd operation: the fused softmax kernel, then
 // LSE = max s - log(max softmax) (max softmax >= 1/T, so this is exact to rounding), which costs two read-only
 // reductions where logsumexp writes two score-sized temporaries. The backward has the softmax form,
-// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}).
+// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}); on CPU both
+// terms are one pass per row.
 class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& s) {
@@ -31,13 +51,27 @@ class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &p = saved[0], &lse = saved[1];
+    at::Tensor lse_grad;  // per row: dL/dLSE (1 + e^{-LSE})
+    if (grads[1].defined()) lse_grad = grads[1] * (1.0 + torch::exp(-lse));
+    if (grads[0].defined() && p.device().is_cpu()) return {fused_cpu_backward(grads[0], p, lse_grad)};
     at::Tensor ds;
     if (grads[0].defined()) ds = torch::_softmax_backward_data(grads[0], p, -1, p.scalar_type());
-    if (grads[1].defined()) {
-      auto lse_grad = (grads[1] * (1.0 + torch::exp(-lse))).unsqueeze(-1);
-      ds = ds.defined() ? ds.addcmul_(p, lse_grad) : p * lse_grad;
-    }
+    if (lse_grad.defined()) ds = ds.defined() ? ds.addcmul_(p, lse_grad.unsqueeze(-1)) : p * lse_grad.unsqueeze(-1);
     return {ds};
+  }
+
+ private:
+  // ds = p (g - sum_j g_j p_j + c) row by row in one pass (c = 0 without an LSE gradient).
+  static at::Tensor fused_cpu_backward(const at::Tensor& grad, const at::Tensor& probs, const at::Tensor& lse_grad) {
+    const auto g = grad.contiguous(), p = probs.contiguous();
+    const auto c = lse_grad.defined() ? lse_grad.contiguous() : at::Tensor();
+    auto ds = torch::empty_like(p);
+    const int64_t T = p.size(-1), rows = p.numel() / T;
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "softmax1_backward", [&] {
+      softmax1_backward_rows<scalar_t>(g.data_ptr<scalar_t>(), p.data_ptr<scalar_t>(),
+                                       c.defined() ? c.data_ptr<scalar_t>() : nullptr, ds.data_ptr<scalar_t>(), rows, T);
+    });
+    return ds;
   }
 };
 

@@ -107,7 +107,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
   if (a) signal = torch::zeros({B * T}, embedded.options());
   int64_t sublayers_done = 0;
   auto add_update = [&](const at::Tensor& update, const Routed& r, const Taps& sublayer) {
-    sources.add_to_partial(r.keep.defined() ? update * r.keep.unsqueeze(-1) : update);
+    sources.add_to_partial(update, r.keep);
     if (++sublayers_done % per_block == 0) {  // the block becomes a source of its own
       sources.commit_partial(tokens(sublayer.site("block_sum", sequence(sources.partial))));
     }
@@ -128,8 +128,8 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
     }
     add_update(tokens(att.out), r, attn);
     if (a) {  // e_t = mean_h(-LSE) (or learned head weights) -> the signal seen by the next sites
-      auto evidence = block->null_head_weights.defined() ? (-lse * block->null_head_weights.view({1, -1, 1})).sum(1)
-                                                         : (-lse).mean(1);
+      auto evidence = block->null_head_weights.defined() ? -(lse * block->null_head_weights.view({1, -1, 1})).sum(1)
+                                                         : -lse.mean(1);
       evidence = evidence.reshape({B * T});
       signal = c.oasis.ema_rate > 0 && i > 0 ? c.oasis.ema_rate * signal + (1.0 - c.oasis.ema_rate) * evidence : evidence;
       if (layer.on()) layer.emit("null_signal", signal.view({B, T}));
