@@ -297,6 +297,17 @@ TEST(StatsEndToEnd, TrainedStandardAndAttnResStoreDifferentNumbers) {
             *attnres->number_attribute("/fp/summary", "max_inf_norm"));
   EXPECT_EQ(results["attnres"]["stats"]["file"], "stats.h5");
   EXPECT_TRUE(results["attnres"]["timing"]["fp"].contains("stats_s"));
+  // Training logged where sinks and outliers stand at its validation (metrics.jsonl).
+  std::ifstream metrics(dir / "test" / "attnres" / "metrics.jsonl");
+  nlohmann::json last_validation;
+  for (std::string line; std::getline(metrics, line);)
+    if (auto record = nlohmann::json::parse(line); record.contains("val_loss")) last_validation = record;
+  ASSERT_TRUE(last_validation.contains("first_token_attention")) << last_validation.dump();
+  const double first = last_validation["first_token_attention"].get<double>();
+  EXPECT_GT(first, 0.0);
+  EXPECT_LE(first, 1.0);
+  EXPECT_GT(last_validation["max_inf_norm"].get<double>(), 0.0);
+  EXPECT_GT(last_validation["depth_sink_mass"].get<double>(), 0.0);
   // Query 0 can attend only to itself.
   EXPECT_NEAR(attnres->read("/fp/attention/00/maps").values[0], 1.0, 1e-3);
 

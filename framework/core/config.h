@@ -135,6 +135,7 @@ struct TrainConfig {
   int64_t eval_batches = 8;
   int64_t checkpoint_every = 500;
   int64_t keep_checkpoints = 2;
+  bool watch_stats = true;
 
   template <class V>
   void visit(V& v) {
@@ -158,6 +159,8 @@ struct TrainConfig {
     v.field("checkpoint_every", checkpoint_every, "steps between checkpoints; 0 = only at the end",
             between<int64_t>(0, int64_t(1) << 40));
     v.field("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep", between<int64_t>(1, 1000));
+    v.field("watch_stats", watch_stats,
+            "at each validation, log first-token attention, sink rate, max|x| and kurtosis of one validation batch");
   }
 };
 

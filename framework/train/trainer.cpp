@@ -11,6 +11,7 @@
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
 #include "framework/model/language_model.h"
+#include "framework/stats/collect.h"
 #include "framework/train/metrics_log.h"
 #include "framework/train/optimizer.h"
 
@@ -40,6 +41,15 @@ double validation_loss(LanguageModel& model, const WindowSampler& sampler, const
   }
   model.train();
   return sum / double(t.eval_batches);
+}
+
+// The statistics summary over batch_size evenly spaced validation windows (the same at every validation).
+StatsSummary watch_statistics(LanguageModel& model, const WindowSampler& sampler, const Config& config) {
+  StatsConfig options = config.stats;
+  options.batch_size = config.train.batch_size;
+  options.map_sequences = 0;
+  const SchemeStats stats = collect_statistics(model, sampler.evenly_spaced(config.train.batch_size).inputs, options);
+  return stats.summary();
 }
 
 }  // namespace
@@ -112,10 +122,20 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
     }
     if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
       state.last_val_loss = validation_loss(model, valid_windows, t, device);
-      metrics.append({{"step", state.step}, {"val_loss", state.last_val_loss},
-                      {"val_ppl", std::exp(state.last_val_loss)}});
-      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}", state.step, t.steps, state.last_val_loss,
-                           std::exp(state.last_val_loss)));
+      nlohmann::json record = {{"step", state.step}, {"val_loss", state.last_val_loss},
+                               {"val_ppl", std::exp(state.last_val_loss)}};
+      std::string watched;
+      if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
+        const StatsSummary w = watch_statistics(model, valid_windows, config);
+        record.update({{"first_token_attention", w.first_token_attention}, {"sink_rate", w.sink_rate},
+                       {"max_inf_norm", w.max_inf_norm}, {"avg_kurtosis", w.avg_kurtosis},
+                       {"depth_sink_mass", w.depth_sink_mass}});
+        watched = fmt::format(" | first-token attn {:.4f} sink rate {:.3f} max|x| {:.2f} kurtosis {:.2f}",
+                              w.first_token_attention, w.sink_rate, w.max_inf_norm, w.avg_kurtosis);
+      }
+      metrics.append(record);
+      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", state.step, t.steps, state.last_val_loss,
+                           std::exp(state.last_val_loss), watched));
       window_start = Clock::now();  // keep validation time out of tokens/s
     }
     if ((t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0) || last_step) {
