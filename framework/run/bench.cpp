@@ -47,7 +47,7 @@ double SpeedTrial::step_ms() {
   State& s = *state_;
   const TrainConfig& t = s.config.train;
   const auto t0 = std::chrono::steady_clock::now();
-  s.optimizer->zero_grad();
+  clear_gradients(*s.optimizer);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     const Batch b = s.windows->batch(s.sample, t.batch_size);
     s.sample += t.batch_size;

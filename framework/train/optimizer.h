@@ -18,4 +18,8 @@ double lr_at(const TrainConfig& train, int64_t step);
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr);
 
+// Drops every gradient (set to none, as PyTorch 2 does by default): the next backward writes fresh
+// gradients instead of adding into zeroed ones, which saves a pass over all parameters each way.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
 }  // namespace oasis

@@ -85,7 +85,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
   while (state.step < t.steps) {
     const double lr = lr_at(t, state.step);
     set_lr(*optimizer, lr);
-    optimizer->zero_grad();
+    clear_gradients(*optimizer);
     double step_loss = 0;
     for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
       const Batch batch = train_windows.batch(state.samples_consumed, t.batch_size);
