@@ -12,15 +12,18 @@
 namespace oasis::test {
 namespace fs = std::filesystem;
 
+// Under the build tree wherever the test binary is started from, so a run from the repository root
+// cannot leave scratch files where git would pick them up.
 fs::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::current_path() / "test-scratch" / (std::string(info->test_suite_name()) + "." + info->name());
+  fs::path dir = fs::path(OASIS_TEST_WORK_DIR) / "test-scratch" /
+                 (std::string(info->test_suite_name()) + "." + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
 }
 
-std::string shared_cache_dir() { return (fs::current_path() / "test-cache").string(); }
+std::string shared_cache_dir() { return (fs::path(OASIS_TEST_WORK_DIR) / "test-cache").string(); }
 
 ModelConfig small_model(const std::string& preset, int64_t n_layers, int64_t n_heads) {
   ModelConfig c;
