@@ -86,4 +86,8 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
   return out;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace oasis

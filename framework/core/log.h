@@ -8,6 +8,9 @@
 
 namespace oasis {
 
+// Wall seconds since `start` (steady clock): the one timer behind tokens/s and stage timings.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
 void print_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows);
 
 // A Markdown table (pipes, header rule), columns padded to their widest cell so it also reads as text.

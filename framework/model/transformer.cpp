@@ -115,9 +115,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
 
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks[i]->as<DecoderBlock>();
-    const Taps layer = taps.child(std::to_string(i));
-
-    const Taps attn = layer.child("attn"), mlp = layer.child("mlp");
+    const Taps layer = taps.child(std::to_string(i)), attn = layer.child("attn"), mlp = layer.child("mlp");
     Routed r = block->route_attn->forward(sources, signal, token_shape, layer.child("route_attn"));
     AttentionResult att = block->attn->forward(normed_input(block->attn_norm, sequence(r.h), attn), attn, a || b);
     // The null evidence of this sublayer (optionally a signal only, without gradients).

@@ -110,10 +110,6 @@ nlohmann::json evaluate_perplexities(Session& s, const std::string& scheme) {
   return out;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 nlohmann::json summary_json(const StatsSummary& summary) {
   nlohmann::json numbers;
   for (const auto& [name, value] : summary.fields()) numbers[name] = value;
@@ -122,7 +118,7 @@ nlohmann::json summary_json(const StatsSummary& summary) {
   return numbers;
 }
 
-// Windows [N, T] of `split` for a seeded purpose (statistics, calibration).
+// Windows [N, T] of `split` for a seeded purpose (statistics, calibration), BOS-prefixed with data.bos.
 at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t seq_len, int64_t count, uint64_t seed) {
   const WindowSampler sampler(s.data.split(split), seq_len, s.config.data.bos, s.data.tokenizer->end_of_text(), seed);
   return sampler.batch(0, count).inputs;
@@ -133,9 +129,12 @@ at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t se
 // cost of statistics and calibration stays visible.
 void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results) {
   const Config& c = s.config;
-  for (const char* key : {"perplexity", "stats", "quantization", "timing"}) results[key] = nlohmann::json::object();
+  for (const char* key : {"perplexity", "quantization", "timing"}) results[key] = nlohmann::json::object();
+  results.erase("stats");  // a re-evaluation without statistics leaves no stale summary behind
   at::Tensor stats_windows;
-  if (c.stats.enabled) stats_windows = statistics_windows(s.data.split(c.stats.split), c, s.data.tokenizer->end_of_text());
+  if (c.stats.enabled)  // a seed of their own, derived from the run's, so they differ from the training stream's
+    stats_windows =
+        seeded_windows(s, c.stats.split, c.stats_seq_len(), c.stats.sequences, uint64_t(c.seed) ^ 0x5747415453ull);
   std::vector<SchemeStats> all_stats;
   for (const QuantScheme& scheme : s.schemes) {
     nlohmann::json& timing = results["timing"][scheme.name];
@@ -172,10 +171,7 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
                          summary.max_kurtosis, summary.first_token_attention, summary.sink_rate, summary.depth_sink_mass,
                          timing["stats_s"].get<double>()));
   }
-  if (!c.stats.enabled) {
-    results.erase("stats");
-    return;
-  }
+  if (!c.stats.enabled) return;
   StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
                  s.device.str(), "fp32", c.stats.split, s.run_dir.string(), c.seed, stats_windows.size(0),
                  stats_windows.size(1), c.data.bos};

@@ -2,17 +2,10 @@
 
 #include <torch/torch.h>
 
-#include "framework/data/batches.h"
 #include "framework/model/language_model.h"
 #include "framework/stats/probe.h"
 
 namespace oasis {
-
-at::Tensor statistics_windows(const std::vector<int32_t>& tokens, const Config& c, int32_t bos_id) {
-  // A seed of its own, derived from the run's, so these windows differ from the training stream's first ones.
-  const WindowSampler sampler(tokens, c.stats_seq_len(), c.data.bos, bos_id, uint64_t(c.seed) ^ 0x5747415453ull);
-  return sampler.batch(0, c.stats.sequences).inputs;
-}
 
 SchemeStats collect_statistics(LanguageModel& model, const at::Tensor& windows, const StatsConfig& o,
                                const std::string& scheme) {

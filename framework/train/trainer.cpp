@@ -26,9 +26,6 @@ at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& 
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-
 double validation_loss(LanguageModel& model, const WindowSampler& sampler, const TrainConfig& t,
                        const c10::Device& device) {
   torch::NoGradGuard no_grad;
