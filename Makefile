@@ -4,6 +4,8 @@ APT_PACKAGES := cmake ninja-build g++ pkg-config git curl \
   libtorch-dev libopenblas0-openmp libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
   libgtest-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev \
   python3-h5py python3-numpy python3-matplotlib python3-pandas
+# The Slurm test starts a real single-node cluster (tests/slurm/cluster.sh); only `make test` needs these.
+TEST_PACKAGES := slurmctld slurmd slurm-client munge
 BUILD ?= build
 JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -11,10 +13,17 @@ OASIS := $(BUILD)/oasis
 
 FIGURES ?= figures
 
-.PHONY: deps configure build test demo figures data clean
+.PHONY: deps test-deps apt-install configure build test demo figures data clean
 
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"
+
+# Installs whichever of $(PACKAGES) are missing.
+apt-install:
+	@missing=$$(for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
@@ -30,11 +39,14 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build test-deps
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
 
+# The quickstart: six presets on WikiText-2, fp / W8A8 / W4A4, then the report (runs/quickstart/report.md).
 demo: build
-	$(OASIS) train configs/experiments/demo.yaml
+	$(OASIS) run configs/experiments/quickstart.yaml --jobs $(JOBS)
+	$(OASIS) report runs/quickstart --out runs/quickstart/report.md
+	@cat runs/quickstart/report.md
 
 # make figures RUNS="runs/demo/a runs/demo/b" [FIGURES=dir]: PNGs from the runs' stats.h5 files.
 figures: deps

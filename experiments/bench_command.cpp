@@ -89,7 +89,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
   std::string presets_text, only, out_file, profile_dir, schemes_text;
-  int64_t steps = 10, warmup = 3;
+  int64_t steps = 10, warmup = 3, decode_tokens = 256, decode_batch = 1;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
@@ -97,24 +97,27 @@ int cmd_bench(const std::vector<std::string>& args) {
                                                                              "also write the results as JSON")(
       "eval-schemes", po::value(&schemes_text)->default_value("fp,w8a8,w4a4"),
       "quantization schemes whose evaluation tokens/s are measured per preset (empty: none)")(
+      "decode-tokens", po::value(&decode_tokens)->default_value(256),
+      "greedy decoding speed with and without the KV cache at this many new tokens (0: skip)")(
+      "decode-batch", po::value(&decode_batch)->default_value(1), "sequences decoded together")(
       "profile", po::value(&profile_dir),
       "after timing, trace one more step per preset into DIR/PRESET.trace.json (Chrome trace: chrome://tracing or "
       "ui.perfetto.dev)")("only", po::value(&only), "(internal) measure one preset and print its result");
   const ParsedArgs parsed = parse_command(args, "bench", options);
   if (parsed.help) {
-    std::printf(
+    print_help(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
-        "                   [--eval-schemes fp,w8a8,...] [--profile DIR]\n\n"
+        "                   [--eval-schemes fp,w8a8,...] [--decode-tokens N] [--decode-batch B] [--profile DIR]\n\n"
         "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
-        "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n");
-    std::ostringstream text;
-    text << options;
-    std::printf("%s", text.str().c_str());
+        "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n",
+        options);
     return 0;
   }
   const auto& positional_args = parsed.positional;
   if (positional_args.empty()) throw ConfigError("oasis bench: expected a CONFIG file (see `oasis bench --help`)");
   if (steps < 1 || warmup < 0) throw ConfigError("oasis bench: --steps must be >= 1 and --warmup >= 0");
+  if (decode_tokens < 0 || decode_batch < 1)
+    throw ConfigError("oasis bench: --decode-tokens must be >= 0 and --decode-batch >= 1");
   const std::string config_file = positional_args[0];
   std::vector<std::string> overrides(positional_args.begin() + 1, positional_args.end());
 
@@ -162,6 +165,13 @@ int cmd_bench(const std::vector<std::string>& args) {
         const double ms = trials[i]->eval_ms(schemes[k]);
         if (step >= warmup) eval_times[i][k].push_back(ms);
       }
+  // Decoding: one untimed short run (allocations), then one timed run each way.
+  std::vector<std::pair<double, double>> decode_rates(presets.size());  // (cached, recomputed) tokens/s
+  for (size_t i = 0; i < presets.size() && decode_tokens > 0; ++i) {
+    trials[i]->decode_tokens_per_s(8, decode_batch, true);
+    decode_rates[i] = {trials[i]->decode_tokens_per_s(decode_tokens, decode_batch, true),
+                       trials[i]->decode_tokens_per_s(decode_tokens, decode_batch, false)};
+  }
   if (!profile_dir.empty()) {
     std::filesystem::create_directories(profile_dir);
     for (size_t i = 0; i < presets.size(); ++i) {
@@ -212,6 +222,19 @@ int cmd_bench(const std::vector<std::string>& args) {
     }
     log_line(markdown_table({"preset", "scheme", "eval forward ms (median)", "eval tokens/s", "time vs " + schemes[0].name},
                             eval_table));
+  }
+  if (decode_tokens > 0) {
+    std::vector<std::vector<std::string>> decode_table;
+    for (size_t i = 0; i < presets.size(); ++i) {
+      const auto [cached, recomputed] = decode_rates[i];
+      out[i]["decode"] = {{"new_tokens", decode_tokens}, {"batch", decode_batch}, {"prompt_tokens", 32},
+                          {"cached_tokens_per_s", cached}, {"recomputed_tokens_per_s", recomputed}};
+      decode_table.push_back({presets[i], fmt::format("{:.0f}", cached), fmt::format("{:.0f}", recomputed),
+                              fmt::format("{:.1f}x", cached / recomputed)});
+    }
+    log_line(markdown_table({"preset", fmt::format("decode tok/s, KV cache ({} new, batch {})", decode_tokens, decode_batch),
+                             "decode tok/s, recomputed", "speed-up"},
+                            decode_table));
   }
   if (!out_file.empty()) write_file_atomic(out_file, out.dump(2) + "\n");
   return 0;

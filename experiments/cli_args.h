@@ -2,6 +2,9 @@
 // positional words (files, run directories, overrides) are collected in order. Bad options are usage
 // errors (exit code 2).
 #pragma once
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,8 @@ namespace oasis {
 struct ParsedArgs {
   bool help = false;
   std::vector<std::string> positional;
+  std::vector<std::string> given;  // names of the options on the command line (flags included)
+  bool has(const std::string& option) const { return std::find(given.begin(), given.end(), option) != given.end(); }
 };
 
 // `options` should include "help"; their bound variables are filled.
@@ -37,7 +42,16 @@ inline ParsedArgs parse_command(const std::vector<std::string>& args, const std:
   ParsedArgs parsed;
   parsed.help = vm.count("help") > 0;
   if (vm.count("args")) parsed.positional = vm["args"].as<std::vector<std::string>>();
+  for (const auto& [name, value] : vm)
+    if (name != "args" && !value.defaulted()) parsed.given.push_back(name);
   return parsed;
+}
+
+// `usage` (a few lines of text) followed by the option table.
+inline void print_help(const char* usage, const boost::program_options::options_description& options) {
+  std::ostringstream text;
+  text << options;
+  std::printf("%s%s", usage, text.str().c_str());
 }
 
 // For subcommands whose only option is --help.

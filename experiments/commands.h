@@ -8,6 +8,12 @@ namespace oasis {
 // oasis bench CONFIG [key=value...] [--presets a,b] [--steps N] [--warmup N] [--out FILE]
 int cmd_bench(const std::vector<std::string>& args);
 
+// oasis run EXPERIMENT.yaml [key=value...] [--jobs N] [--dry-run] [--cell ID] [--slurm [--submit]]
+int cmd_run(const std::vector<std::string>& args);
+
+// oasis report RUNS_DIR [--format md|csv|latex] [--out FILE]
+int cmd_report(const std::vector<std::string>& args);
+
 // oasis inspect FILE.h5 [PATH]
 int cmd_inspect(const std::vector<std::string>& args);
 

@@ -27,13 +27,16 @@ const char* kUsage =
     "usage: oasis <command> [args]\n"
     "\n"
     "commands:\n"
+    "  run EXPERIMENT [key=value...] every cell of a sweep, in parallel or on Slurm (resumes, skips DONE)\n"
+    "  report RUNS_DIR               the paper's tables (outliers/sinks, perplexity, GSM8K) from finished runs\n"
     "  train CONFIG [key=value...]   train a model, evaluate it, write results.json (resumes a killed run)\n"
     "  eval RUN_DIR [key=value...]   evaluate a run's newest checkpoint (overrides e.g. eval.context_len=256)\n"
     "  models                        list the model presets\n"
     "  bench CONFIG [key=value...]   training tokens/s and peak memory per preset, overhead vs standard\n"
     "  inspect FILE.h5 [PATH]        summarise a stats.h5 file (or print one group or dataset of it)\n"
     "\n"
-    "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error.\n";
+    "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error,\n"
+    "3 the run directory is in use by another process.\n";
 
 void print_config_keys() {
   std::printf("config keys (YAML sections or key=value overrides):\n");
@@ -90,9 +93,10 @@ int cmd_models(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   ensure_fast_blas_kernels(argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a log file (a sweep cell's log.txt) fills line by line
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench},
-      {"inspect", cmd_inspect}};
+      {"inspect", cmd_inspect}, {"run", cmd_run}, {"report", cmd_report}};
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -115,6 +119,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
+  } catch (const RunInUse& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "busy: %s\n", e.what());
+    return 3;
   } catch (const RuntimeError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());

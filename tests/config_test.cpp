@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/core/config.h"
+#include "framework/run/sweep.h"
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
 #include "framework/quant/scheme.h"
@@ -70,6 +71,8 @@ TEST(Config, RepoConfigsAllLoad) {
     if (entry.path().extension() == ".yaml") {
       if (entry.path().parent_path() == quant_configs_dir())
         EXPECT_NO_THROW(load_quant_scheme(entry.path().stem().string())) << entry.path();
+      else if (entry.path().parent_path().filename() == "experiments")  // experiments may sweep
+        EXPECT_NO_THROW(load_experiment(entry.path(), {})) << entry.path();
       else
         EXPECT_NO_THROW(load_config(entry.path(), {})) << entry.path();
     }

@@ -102,7 +102,7 @@ TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
     auto mask = torch::ones({T, T}, torch::kBool).triu(1);
     auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * scale - scale / 2).requires_grad_();
     auto masked = s.masked_fill(mask, -INFINITY);
-    auto ours = make_normalizer("softmax1", 3, 0, 1)->forward(masked);
+    auto ours = make_normalizer("softmax1", 3, 0, 1, 1)->forward(masked);
     auto padded = torch::softmax(torch::cat({masked, torch::zeros({2, 3, T, 1}, torch::kDouble)}, -1), -1);
     const std::vector<at::Tensor> reference = {padded.slice(-1, 0, T), torch::logsumexp(masked, -1), padded.select(-1, T)};
     const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};

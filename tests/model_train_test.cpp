@@ -216,7 +216,7 @@ TEST(Training, RunDirectoryContract) {
   {
     const RunLock held(run);
     auto busy = test::run_cli("eval " + run.string() + " threads=1");
-    EXPECT_EQ(busy.exit_code, 1) << busy.output;
+    EXPECT_EQ(busy.exit_code, 3) << busy.output;
     EXPECT_NE(busy.output.find("is in use by another process (pid " + std::to_string(::getpid()) + ")"),
               std::string::npos) << busy.output;
   }

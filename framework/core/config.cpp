@@ -33,15 +33,14 @@ void validate(const Config& c, const ConfigTree& tree) {
                         c.model.attnres_blocks));
   if (const std::string problem = model_components_problem(c.model); !problem.empty())
     throw ConfigError(fmt::format("{}: {}", tree.origin_of("model"), problem));
-  if (c.data.seq_len > c.model.max_seq_len)
-    invalid(tree, "data.seq_len",
-            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.data.seq_len));
-  if (c.stats_seq_len() > c.model.max_seq_len)
-    invalid(tree, "stats.seq_len",
-            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.stats_seq_len()));
-  if (c.eval_context_len() > c.model.max_seq_len)
-    invalid(tree, "eval.context_len",
-            fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, c.eval_context_len()));
+  // Every sequence the model sees must fit its RoPE table.
+  const std::pair<const char*, int64_t> lengths[] = {{"data.seq_len", c.data.seq_len},
+                                                     {"stats.seq_len", c.stats_seq_len()},
+                                                     {"eval.context_len", c.eval_context_len()},
+                                                     {"finetune.seq_len", c.finetune_seq_len()}};
+  for (const auto& [key, length] : lengths)
+    if (length > c.model.max_seq_len)
+      invalid(tree, key, fmt::format("expected at most model.max_seq_len={}, got {}", c.model.max_seq_len, length));
   if (c.eval.stride > c.eval_context_len())
     invalid(tree, "eval.stride",
             fmt::format("expected at most the context length {} (larger strides skip tokens), got {}",
@@ -53,6 +52,16 @@ void validate(const Config& c, const ConfigTree& tree) {
   if (c.train.warmup_steps > c.train.steps)
     invalid(tree, "train.warmup_steps",
             fmt::format("expected at most train.steps={}, got {}", c.train.steps, c.train.warmup_steps));
+  if (c.finetune.warmup_steps > c.finetune.steps)
+    invalid(tree, "finetune.warmup_steps",
+            fmt::format("expected at most finetune.steps={}, got {}", c.finetune.steps, c.finetune.warmup_steps));
+  if (c.gsm8k.enabled && c.gsm8k.max_new_tokens >= c.model.max_seq_len)
+    invalid(tree, "gsm8k.max_new_tokens",
+            fmt::format("expected less than model.max_seq_len={} (the prompt needs room), got {}", c.model.max_seq_len,
+                        c.gsm8k.max_new_tokens));
+  if ((c.gsm8k.enabled || c.finetune.steps > 0) && c.data.tokenizer == "word")
+    invalid(tree, "data.tokenizer",
+            "GSM8K needs a tokenizer that reproduces any text (gpt2 or sentencepiece); `word` maps unseen words to <unk>");
 }
 
 void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& rows) {
@@ -77,6 +86,11 @@ YAML::Node to_node(const Config& config) {
 }  // namespace
 
 Config config_from_tree(const ConfigTree& tree) {
+  for (const char* section : {"sweep", "slurm"})
+    if (static_cast<const YAML::Node&>(tree.root)[section])
+      throw ConfigError(fmt::format("{}: {}: this file describes an experiment; run it with `oasis run FILE` "
+                                    "(or one cell of it with `oasis run FILE --cell ID`)",
+                                    tree.origin_of(section), section));
   Config config;
   ConfigReader reader(tree.root, "", tree);
   config.visit(reader);

@@ -21,6 +21,7 @@ std::string model_components_problem(const ModelConfig& model);
 std::vector<std::string> dataset_names();
 std::vector<std::string> tokenizer_names();
 std::vector<std::string> quant_scheme_names();  // quant/scheme.cpp: the presets in configs/quant
+std::vector<std::string> gsm8k_task_names();   // eval/gsm8k.cpp
 
 // OASIS null signal (methods §6.4-6.7). Variant a: the mean over heads of -LSE of the previous attention
 // sublayer gates the next sublayer's update; b: each depth source carries its layers' mean null mass,
@@ -60,6 +61,7 @@ struct ModelConfig {
   int64_t attnres_blocks = 0;  // 0: one block per transformer layer; 2 * n_layers = Full AttnRes
   std::string normalizer;   // softmax | softmax1 | clipped | softpick | sink
   double clip_alpha = 12.0;  // clipped: gamma = -alpha / T
+  int64_t clip_length = 0;   // T; 0: data.seq_len (Config::model_to_build), max_seq_len for a bare ModelConfig
   double clip_zeta = 1.0;
   std::string gate;         // none | bondarenko | qwen_headwise | qwen_elementwise
   double gate_init = 0.25;  // bondarenko: initial gate value pi (bias = logit(pi))
@@ -75,6 +77,8 @@ struct ModelConfig {
     v.field("normalizer", normalizer, "attention score normalizer; empty = the preset's",
             one_of({"", "softmax", "softmax1", "clipped", "softpick", "sink"}));
     v.field("clip_alpha", clip_alpha, "clipped softmax: gamma = -alpha / T", between(0.0, 1e6));
+    v.field("clip_length", clip_length, "clipped softmax: the fixed T of gamma = -alpha / T; 0 = data.seq_len",
+            between<int64_t>(0, 1 << 20));
     v.field("clip_zeta", clip_zeta, "clipped softmax: zeta (>= 1)", between(1.0, 10.0));
     v.field("gate", gate, "attention output gate; empty = the preset's",
             one_of({"", "none", "bondarenko", "qwen_headwise", "qwen_elementwise"}));
@@ -91,6 +95,7 @@ struct ModelConfig {
     v.field("init_std", init_std, "std of the normal init of embeddings and linears", between(1e-6, 10.0));
     v.field("tie_embeddings", tie_embeddings, "share the input embedding with the LM head");
   }
+  int64_t clip_T() const { return clip_length ? clip_length : max_seq_len; }
 };
 
 struct DataConfig {
@@ -212,6 +217,62 @@ struct StatsConfig {
   }
 };
 
+// Supervised fine-tuning after pretraining, in the same run: GSM8K train items as prompt -> solution,
+// loss on the solution tokens (and the end-of-text token after them) only. The schedule keys are the
+// train section's; steps 0 means no fine-tuning. Checkpoints go to <run>/finetune/.
+struct FinetuneConfig : TrainConfig {
+  std::string task = "gsm8k";
+  int64_t seq_len = 0;            // 0: model.max_seq_len
+  int64_t valid_examples = 256;   // the last train items, held out for the validation loss
+
+  FinetuneConfig() {
+    steps = 0;
+    batch_size = 8;
+    lr = 3e-4;
+    warmup_steps = 0;
+    weight_decay = 0.0;
+    eval_every = 0;
+    eval_batches = 4;
+    checkpoint_every = 0;
+    watch_stats = false;
+  }
+  template <class V>
+  void visit(V& v) {
+    v.field("task", task, "text format of the examples (the GSM8K task evaluated later)", one_of(gsm8k_task_names()));
+    v.field("seq_len", seq_len, "longest example in tokens (longer ones are skipped); 0 = model.max_seq_len",
+            between<int64_t>(0, 1 << 20));
+    v.field("valid_examples", valid_examples, "GSM8K train items held out for the validation loss",
+            between<int64_t>(1, 7000));
+    TrainConfig::visit(v);
+  }
+};
+
+// GSM8K Pass@1 (greedy) after training (and fine-tuning), for every quantization scheme.
+struct Gsm8kConfig {
+  bool enabled = false;
+  std::string task = "gsm8k";
+  int64_t num_fewshot = -1;  // -1: the task's (5 or 8)
+  int64_t fewshot_seed = 1234;
+  int64_t limit = 0;         // 0: all 1319 test items
+  int64_t max_new_tokens = 256;
+  int64_t batch_size = 8;
+  std::string filter = "strict-match";  // which filter is reported as pass_at_1
+
+  template <class V>
+  void visit(V& v) {
+    v.field("enabled", enabled, "score GSM8K test items by greedy generation when evaluating");
+    v.field("task", task, "lm-eval task format", one_of(gsm8k_task_names()));
+    v.field("num_fewshot", num_fewshot, "examples before each question; -1 = the task's (gsm8k 5, gsm8k-cot 8)",
+            between<int64_t>(-1, 64));
+    v.field("fewshot_seed", fewshot_seed, "seed of the few-shot draw (lm-eval's is 1234)", between<int64_t>(0, int64_t(1) << 62));
+    v.field("limit", limit, "score the first N test items; 0 = all", between<int64_t>(0, 1 << 20));
+    v.field("max_new_tokens", max_new_tokens, "generated tokens at most per item", between<int64_t>(1, 1 << 20));
+    v.field("batch_size", batch_size, "prompts decoded together", between<int64_t>(1, 1 << 16));
+    v.field("filter", filter, "the answer filter reported as pass_at_1", one_of({"strict-match", "flexible-extract"}));
+  }
+  int64_t shots(int64_t task_default) const { return num_fewshot >= 0 ? num_fewshot : task_default; }
+};
+
 // Which quantization schemes `oasis eval` (and the evaluation after training) measures; each is a preset
 // in configs/quant. `fp` is the model as trained.
 struct QuantConfig {
@@ -236,6 +297,8 @@ struct Config {
   EvalConfig eval;
   StatsConfig stats;
   QuantConfig quant;
+  FinetuneConfig finetune;
+  Gsm8kConfig gsm8k;
 
   template <class V>
   void visit(V& v) {
@@ -251,11 +314,20 @@ struct Config {
     v.section("eval", eval);
     v.section("stats", stats);
     v.section("quant", quant);
+    v.section("finetune", finetune);
+    v.section("gsm8k", gsm8k);
   }
 
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }
   int64_t eval_stride() const { return eval.stride ? eval.stride : eval_context_len(); }
   int64_t stats_seq_len() const { return stats.seq_len ? stats.seq_len : eval_context_len(); }
+  // The model section as the model is built: the clipped softmax's T (0) becomes data.seq_len.
+  ModelConfig model_to_build() const {
+    ModelConfig m = model;
+    if (m.clip_length == 0) m.clip_length = data.seq_len;
+    return m;
+  }
+  int64_t finetune_seq_len() const { return finetune.seq_len ? finetune.seq_len : model.max_seq_len; }
   std::filesystem::path run_dir() const { return std::filesystem::path(runs_dir) / experiment / run; }
 };
 

@@ -180,6 +180,33 @@ ConfigTree config_tree_from_string(const std::string& yaml, const std::string& s
   return tree;
 }
 
+void set_config_value(ConfigTree& tree, const std::string& key, const YAML::Node& value, const std::string& where) {
+  // Walk (creating sections as needed) to the parent of the last key component.
+  YAML::Node node = tree.root;
+  std::string path;
+  size_t start = 0;
+  while (true) {
+    const auto dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    path = path.empty() ? part : path + "." + part;
+    if (dot == std::string::npos) {
+      node[part] = value;
+      erase_origins_under(tree.origins, path);
+      tree.origins[path] = where;
+      return;
+    }
+    YAML::Node child = node[part];
+    if (!child || child.IsNull()) {
+      node[part] = YAML::Node(YAML::NodeType::Map);
+      tree.origins[path] = where;
+    } else if (!child.IsMap()) {
+      throw ConfigError(fmt::format("{}: '{}' is a value, not a section, so '{}' cannot be set", where, path, key));
+    }
+    node.reset(node[part]);
+    start = dot + 1;
+  }
+}
+
 void apply_overrides(ConfigTree& tree, const std::vector<std::string>& overrides) {
   static const std::regex key_pattern(R"([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)");
   for (const auto& text : overrides) {
@@ -196,30 +223,7 @@ void apply_overrides(ConfigTree& tree, const std::vector<std::string>& overrides
     } catch (const YAML::Exception& e) {
       throw ConfigError(fmt::format("{}: the value is not valid YAML: {}", where, e.msg));
     }
-    // Walk (creating sections as needed) to the parent of the last key component.
-    YAML::Node node = tree.root;
-    std::string path;
-    size_t start = 0;
-    while (true) {
-      const auto dot = key.find('.', start);
-      const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      path = path.empty() ? part : path + "." + part;
-      if (dot == std::string::npos) {
-        node[part] = value;
-        erase_origins_under(tree.origins, path);
-        tree.origins[path] = where;
-        break;
-      }
-      YAML::Node child = node[part];
-      if (!child || child.IsNull()) {
-        node[part] = YAML::Node(YAML::NodeType::Map);
-        tree.origins[path] = where;
-      } else if (!child.IsMap()) {
-        throw ConfigError(fmt::format("{}: '{}' is a value, not a section, so '{}' cannot be set", where, path, key));
-      }
-      node.reset(node[part]);
-      start = dot + 1;
-    }
+    set_config_value(tree, key, value, where);
   }
 }
 

@@ -28,6 +28,9 @@ ConfigTree load_config_tree(const std::filesystem::path& file, const std::filesy
 // Parses a YAML string (e.g. a saved config.yaml); `source` names it in error messages.
 ConfigTree config_tree_from_string(const std::string& yaml, const std::string& source);
 
+// Sets `dotted.key` (creating sections) and records `where` as its origin.
+void set_config_value(ConfigTree& tree, const std::string& key, const YAML::Node& value, const std::string& where);
+
 // Applies `dotted.key=value` overrides in order; values are parsed as YAML (200, 1e-3, true, [a, b]).
 void apply_overrides(ConfigTree& tree, const std::vector<std::string>& overrides);
 

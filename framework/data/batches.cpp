@@ -4,17 +4,10 @@
 #include <torch/torch.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/hash.h"
 
 namespace oasis {
 
-namespace {
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
 
 WindowSampler::WindowSampler(const std::vector<int32_t>& tokens, int64_t seq_len, bool bos, int32_t bos_id,
                              uint64_t seed)

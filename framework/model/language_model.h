@@ -3,6 +3,7 @@
 // TapObserver to receive the named intermediate tensors.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 
@@ -10,10 +11,31 @@
 
 namespace oasis {
 
+// Incremental decoding state of one batch: each layer's keys and values so far, which key positions
+// hold real tokens (false at left padding) and each row's next rotary position.
+struct KVCache {
+  std::vector<at::Tensor> keys, values;  // per layer, [B, H, S, D]
+  at::Tensor key_valid;                  // [B, S] bool
+  at::Tensor next_position;              // [B] int64
+  int64_t length() const { return key_valid.defined() ? key_valid.size(1) : 0; }
+  // Keeps only the batch rows `rows` (int64 indices), e.g. to drop finished sequences.
+  void keep_rows(const at::Tensor& rows) {
+    for (auto* list : {&keys, &values})
+      for (auto& t : *list) t = t.index_select(0, rows);
+    key_valid = key_valid.index_select(0, rows);
+    next_position = next_position.index_select(0, rows);
+  }
+};
+
 class LanguageModel : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& tokens) = 0;
+  // Next-token logits [B, T, vocab] of `tokens` [B, T] continuing the sequences in `cache` (empty: a new
+  // batch), which the call extends. `valid` [B, T] is false at left padding: no real token attends to
+  // it and it takes no position. The same numbers as forward() on the unpadded sequences.
+  virtual at::Tensor decode(const at::Tensor& tokens, const at::Tensor& valid, KVCache& cache) = 0;
   virtual int64_t vocab_size() const = 0;
+  virtual int64_t max_seq_len() const = 0;
   // nullptr detaches; taps cost nothing while detached.
   void attach(TapObserver* observer) { observer_ = observer; }
   void attach_transform(TapTransform* transform) { transform_ = transform; }

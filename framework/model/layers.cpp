@@ -34,6 +34,14 @@ torch::Tensor Rotary::apply(const torch::Tensor& x) const {
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
+torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& positions) const {
+  const int64_t half = x.size(3) / 2;
+  auto cos = cos_.to(x.device(), x.scalar_type()).index({positions}).unsqueeze(1);  // [B, 1, T, D/2]
+  auto sin = sin_.to(x.device(), x.scalar_type()).index({positions}).unsqueeze(1);
+  auto x1 = x.slice(-1, 0, half), x2 = x.slice(-1, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,
                                                  double rope_theta, std::shared_ptr<ScoreNormalizer> normalizer_,
                                                  std::shared_ptr<AttentionGate> gate_)
@@ -48,13 +56,28 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_head
   if (gate) register_module("gate", gate);
 }
 
-AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse) {
+AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse,
+                                                 const AttentionStep* step) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
-  auto q = rotary_.apply(qkv[0]), k = rotary_.apply(qkv[1]), v = qkv[2];  // [B, H, T, D]
+  at::Tensor q, k, v = qkv[2], blocked;  // [B, H, T, D]
+  if (step) {
+    q = rotary_.apply(qkv[0], *step->positions);
+    k = rotary_.apply(qkv[1], *step->positions);
+    if (step->keys->defined()) {
+      k = torch::cat({*step->keys, k}, 2);
+      v = torch::cat({*step->values, v}, 2);
+    }
+    *step->keys = k;
+    *step->values = v;
+    blocked = *step->blocked;
+  } else {
+    q = rotary_.apply(qkv[0]);
+    k = rotary_.apply(qkv[1]);
+    blocked = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
+  }
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
-  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
-  Normalized n = normalizer->forward(scores.masked_fill(future, -INFINITY), want_lse || taps.on());
+  Normalized n = normalizer->forward(scores.masked_fill(blocked, -INFINITY), want_lse || taps.on());
   auto probs = taps.site("probs", n.probs);
   if (n.lse.defined()) taps.emit("lse", n.lse);
   if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);

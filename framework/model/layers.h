@@ -31,10 +31,20 @@ TORCH_MODULE(RMSNorm);
 class Rotary {
  public:
   Rotary(int64_t head_dim, int64_t max_seq_len, double theta);
-  torch::Tensor apply(const torch::Tensor& x) const;  // x: [B, H, T, D]
+  torch::Tensor apply(const torch::Tensor& x) const;  // x: [B, H, T, D] at positions 0..T-1
+  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& positions) const;  // positions: [B, T]
 
  private:
   torch::Tensor cos_, sin_;  // [max_seq_len, D/2]
+};
+
+// One attention layer's part of incremental decoding: where the new tokens sit, which keys each may see,
+// and the layer's cached keys and values, which the call extends.
+struct AttentionStep {
+  const at::Tensor* positions;  // [B, T] rotary positions of the new tokens
+  const at::Tensor* blocked;    // [B, 1, T, S] true where a query may not see a key (future or padding)
+  at::Tensor* keys;             // [B, H, S - T, D] before the call, [B, H, S, D] after (undefined when empty)
+  at::Tensor* values;
 };
 
 struct AttentionResult {
@@ -50,7 +60,9 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate, heads (the concatenated
   // heads after the gate: the input of W_O), out (after W_O). The log-sum-exp is
   // computed when `want_lse` or taps are on (or the normalizer needs it anyway).
-  AttentionResult forward(const torch::Tensor& x, const Taps& taps = {}, bool want_lse = false);
+  // `step`: decode incrementally against cached keys and values instead of attending within x.
+  AttentionResult forward(const torch::Tensor& x, const Taps& taps = {}, bool want_lse = false,
+                          const AttentionStep* step = nullptr);
   torch::nn::Linear wqkv{nullptr}, wo{nullptr};
   std::shared_ptr<ScoreNormalizer> normalizer;
   std::shared_ptr<AttentionGate> gate;  // may be null

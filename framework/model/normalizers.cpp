@@ -85,15 +85,14 @@ class Softmax1 : public ScoreNormalizer {
 
 class Clipped : public ScoreNormalizer {
  public:
-  Clipped(double alpha, double zeta) : alpha_(alpha), zeta_(zeta) {}
+  Clipped(double gamma, double zeta) : gamma_(gamma), zeta_(zeta) {}
   Normalized forward(const at::Tensor& s, bool want_lse) override {
-    const double gamma = -alpha_ / double(s.size(-1));
-    auto p = torch::clamp((zeta_ - gamma) * torch::softmax(s, -1) + gamma, 0.0, 1.0);
+    auto p = torch::clamp((zeta_ - gamma_) * torch::softmax(s, -1) + gamma_, 0.0, 1.0);
     return {p, want_lse ? torch::logsumexp(s, -1) : at::Tensor(), {}};
   }
 
  private:
-  double alpha_, zeta_;
+  double gamma_, zeta_;
 };
 
 class Softpick : public ScoreNormalizer {
@@ -124,10 +123,10 @@ class Sink : public ScoreNormalizer {
 }  // namespace
 
 std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& kind, int64_t n_heads, double clip_alpha,
-                                                 double clip_zeta) {
+                                                 double clip_zeta, int64_t clip_length) {
   if (kind == "softmax") return std::make_shared<Softmax>();
   if (kind == "softmax1") return std::make_shared<Softmax1>();
-  if (kind == "clipped") return std::make_shared<Clipped>(clip_alpha, clip_zeta);
+  if (kind == "clipped") return std::make_shared<Clipped>(-clip_alpha / double(clip_length), clip_zeta);
   if (kind == "softpick") return std::make_shared<Softpick>();
   if (kind == "sink") return std::make_shared<Sink>(n_heads);
   throw ConfigError("model.normalizer: unknown normalizer '" + kind + "'");

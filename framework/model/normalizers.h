@@ -4,7 +4,10 @@
 // that can decline to attend, the null mass 1 - sum_j p_j.
 //   softmax   p = softmax(s)
 //   softmax1  p_j = e^{s_j} / (1 + sum e^{s}) = softmax(s)_j sigmoid(LSE); null = sigmoid(-LSE)
-//   clipped   p = clip((zeta - gamma) softmax(s) + gamma, 0, 1), gamma = -alpha / T (Bondarenko et al.)
+//   clipped   p = clip((zeta - gamma) softmax(s) + gamma, 0, 1), gamma = -alpha / T (Bondarenko et al.), with T
+//             the fixed context length the model is trained at (their max_seq_length / block_size), not
+//             the row's length: the same token then gets the same weights in a short prompt, a long window
+//             and incremental decoding
 //   softpick  p_j = relu(e^{s_j} - 1) / (sum_j |e^{s_j} - 1| + eps) (Zuhri et al.), eps = 1e-8
 //   sink      a learned logit s_h per head competes with the keys: p_j = e^{s_j} / (e^{s_h} + sum e^{s})
 #pragma once
@@ -28,6 +31,6 @@ class ScoreNormalizer : public torch::nn::Module {
 };
 
 std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& kind, int64_t n_heads, double clip_alpha,
-                                                 double clip_zeta);
+                                                 double clip_zeta, int64_t clip_length);
 
 }  // namespace oasis

@@ -20,7 +20,7 @@ DecoderBlockImpl::DecoderBlockImpl(const ModelConfig& c, const ModelComponents& 
   const bool first = index == 0, last = index == c.n_layers - 1;
   attn_norm = register_module("attn_norm", RMSNorm(c.d_model, c.norm_eps));
   attn = register_module("attn", CausalSelfAttention(c.d_model, c.n_heads, c.max_seq_len, c.rope_theta,
-                                                     make_normalizer(m.normalizer, c.n_heads, c.clip_alpha, c.clip_zeta),
+                                                     make_normalizer(m.normalizer, c.n_heads, c.clip_alpha, c.clip_zeta, c.clip_T()),
                                                      make_gate(m.gate, c.d_model, c.n_heads, c.gate_init)));
   mlp_norm = register_module("mlp_norm", RMSNorm(c.d_model, c.norm_eps));
   mlp = register_module("mlp", SwiGLU(c.d_model, swiglu_hidden(c)));
@@ -74,26 +74,66 @@ at::Tensor normed_input(RMSNorm& norm, const at::Tensor& routed, const Taps& tap
 }
 }  // namespace
 
-at::Tensor Transformer::forward(const at::Tensor& tokens) {
+struct Transformer::Decoding {
+  at::Tensor positions, blocked;
+  KVCache* cache;
+  AttentionStep step;
+  const AttentionStep* layer(size_t i) {
+    step = {&positions, &blocked, &cache->keys[i], &cache->values[i]};
+    return &step;
+  }
+};
+
+namespace {
+const AttentionStep* layer_step(Transformer::Decoding* decoding, size_t i) {
+  return decoding ? decoding->layer(i) : nullptr;
+}
+}  // namespace
+
+at::Tensor Transformer::forward(const at::Tensor& tokens) { return forward_tokens(tokens, nullptr); }
+
+at::Tensor Transformer::decode(const at::Tensor& tokens, const at::Tensor& valid, KVCache& cache) {
+  const int64_t B = tokens.size(0), T = tokens.size(1), past = cache.length();
+  const auto longs = torch::TensorOptions().dtype(torch::kLong).device(tokens.device());
+  if (past == 0) {
+    cache.keys.assign(blocks->size(), at::Tensor());
+    cache.values.assign(blocks->size(), at::Tensor());
+    cache.key_valid = torch::zeros({B, 0}, longs.dtype(torch::kBool));
+    cache.next_position = torch::zeros({B}, longs);
+  }
+  // A real token's position counts the real tokens before it; padding borrows its neighbour's.
+  const auto real = valid.to(torch::kLong);
+  Decoding d{cache.next_position.unsqueeze(1) + real.cumsum(1) - real, {}, &cache, {}};
+  cache.next_position = cache.next_position + real.sum(1);
+  cache.key_valid = torch::cat({cache.key_valid, valid}, 1);
+  const int64_t S = past + T;
+  auto query_at = (torch::arange(T, longs) + past).unsqueeze(1), key_at = torch::arange(S, longs).unsqueeze(0);
+  // A padding query sees only itself, so its row stays finite; no real query sees padding.
+  d.blocked = ((key_at > query_at).unsqueeze(0) |
+               (~cache.key_valid.unsqueeze(1) & (key_at != query_at).unsqueeze(0))).unsqueeze(1);
+  return forward_tokens(tokens, &d);
+}
+
+at::Tensor Transformer::forward_tokens(const at::Tensor& tokens, Decoding* decoding) {
   const Taps taps = root_taps();
   auto x = embed->forward(tokens);
-  x = components_.router == "attnres" ? forward_attnres(x, taps) : forward_standard(x, taps);
+  x = components_.router == "attnres" ? forward_attnres(x, taps, decoding) : forward_standard(x, taps, decoding);
   return lm_head->forward(normed_input(final_norm, x, taps.child("final")));
 }
 
-at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps& taps) {
+at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps& taps, Decoding* decoding) {
   auto x = embedded;
   for (size_t i = 0; i < blocks->size(); ++i) {
     auto block = blocks[i]->as<DecoderBlock>();
     const Taps layer = taps.child(std::to_string(i)), attn = layer.child("attn"), mlp = layer.child("mlp");
-    x = x + block->attn->forward(normed_input(block->attn_norm, x, attn), attn).out;
+    x = x + block->attn->forward(normed_input(block->attn_norm, x, attn), attn, false, layer_step(decoding, i)).out;
     x = x + block->mlp->forward(normed_input(block->mlp_norm, x, mlp), mlp);
     x = mlp.site("block_sum", x);  // the residual stream after the layer: standard's one running block
   }
   return x;
 }
 
-at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& taps) {
+at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& taps, Decoding* decoding) {
   const ModelConfig& c = config_;
   const bool a = variant_a(c, components_), b = variant_b(c, components_);
   const int64_t per_block = 2 * c.n_layers / components_.attnres_blocks;
@@ -117,7 +157,8 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
     auto block = blocks[i]->as<DecoderBlock>();
     const Taps layer = taps.child(std::to_string(i)), attn = layer.child("attn"), mlp = layer.child("mlp");
     Routed r = block->route_attn->forward(sources, signal, token_shape, layer.child("route_attn"));
-    AttentionResult att = block->attn->forward(normed_input(block->attn_norm, sequence(r.h), attn), attn, a || b);
+    AttentionResult att = block->attn->forward(normed_input(block->attn_norm, sequence(r.h), attn), attn, a || b,
+                                               layer_step(decoding, i));
     // The null evidence of this sublayer (optionally a signal only, without gradients).
     const auto lse = c.oasis.detach ? att.lse.detach() : att.lse;  // [B, H, T]
     if (b) {

@@ -43,7 +43,10 @@ class Transformer : public LanguageModel {
  public:
   Transformer(const ModelConfig& config, const ModelComponents& components, int64_t vocab_size);
   at::Tensor forward(const at::Tensor& tokens) override;
+  at::Tensor decode(const at::Tensor& tokens, const at::Tensor& valid, KVCache& cache) override;
   int64_t vocab_size() const override { return vocab_size_; }
+  int64_t max_seq_len() const override { return config_.max_seq_len; }
+  struct Decoding;  // positions, mask and cache of an incremental step
 
   torch::nn::Embedding embed{nullptr};
   torch::nn::ModuleList blocks{nullptr};
@@ -52,8 +55,10 @@ class Transformer : public LanguageModel {
   torch::nn::Linear lm_head{nullptr};
 
  private:
-  at::Tensor forward_standard(const at::Tensor& x, const Taps& taps);
-  at::Tensor forward_attnres(const at::Tensor& x, const Taps& taps);
+  // `decoding` null: attention within the input.
+  at::Tensor forward_tokens(const at::Tensor& tokens, Decoding* decoding);
+  at::Tensor forward_standard(const at::Tensor& x, const Taps& taps, Decoding* decoding);
+  at::Tensor forward_attnres(const at::Tensor& x, const Taps& taps, Decoding* decoding);
   void initialize(const ModelConfig& config);
 
   ModelConfig config_;

@@ -9,6 +9,7 @@
 #include "framework/core/runtime.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/eval/generate.h"
 #include "framework/model/presets.h"
 #include "framework/quant/transform.h"
 #include "framework/train/optimizer.h"
@@ -33,7 +34,7 @@ SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
   s.device = resolve_device(c.device);
   s.data = prepare_data(c.data, {"train"});
   seed_everything(c.seed);
-  s.model = build_model(c.model, s.data.tokenizer->vocab_size());
+  s.model = build_model(c.model_to_build(), s.data.tokenizer->vocab_size());
   s.model->to(s.device);
   s.model->train();
   s.optimizer = make_optimizer(*s.model, c.train);
@@ -78,6 +79,26 @@ double SpeedTrial::eval_ms(const QuantScheme& scheme) {
   quantized.reset();
   s.model->train();
   return ms;
+}
+
+double SpeedTrial::decode_tokens_per_s(int64_t new_tokens, int64_t batch, bool use_cache) {
+  State& s = *state_;
+  constexpr int64_t kPromptTokens = 32;
+  const Batch b = s.windows->batch(s.sample, batch);
+  s.sample += batch;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t r = 0; r < batch; ++r) {
+    auto row = b.inputs[r].slice(0, 0, std::min(kPromptTokens, b.inputs.size(1))).to(torch::kInt).contiguous();
+    prompts.emplace_back(row.data_ptr<int32_t>(), row.data_ptr<int32_t>() + row.numel());
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto completions = generate_greedy(*s.model, *s.data.tokenizer, prompts, {new_tokens, {}, batch, use_cache});
+  if (s.device.is_cuda()) torch::cuda::synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int64_t generated = 0;
+  for (const auto& c : completions) generated += int64_t(c.tokens.size());
+  s.model->train();
+  return double(generated) / seconds;
 }
 
 int64_t SpeedTrial::parameters() const {

@@ -19,6 +19,10 @@ class SpeedTrial {
   // One evaluation forward pass (no gradients) of a training batch under `scheme`, wall time; static
   // schemes are calibrated on that batch first, outside the timing.
   double eval_ms(const QuantScheme& scheme);
+  // Greedy decoding of `new_tokens` tokens after a 32-token prompt, `batch` sequences at once, with or
+  // without the KV cache; returns generated tokens per second (no stop strings; the end-of-text token
+  // may end a row early and is then not counted).
+  double decode_tokens_per_s(int64_t new_tokens, int64_t batch, bool use_cache);
   int64_t parameters() const;
   int64_t tokens_per_step() const;
 

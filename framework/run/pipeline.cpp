@@ -13,6 +13,7 @@
 #include "framework/core/runtime.h"
 #include "framework/core/version.h"
 #include "framework/data/token_data.h"
+#include "framework/eval/gsm8k_eval.h"
 #include "framework/eval/perplexity.h"
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
@@ -22,6 +23,7 @@
 #include "framework/stats/collect.h"
 #include "framework/stats/stats_file.h"
 #include "framework/train/checkpoint.h"
+#include "framework/train/finetune_data.h"
 #include "framework/train/trainer.h"
 
 namespace oasis {
@@ -70,7 +72,7 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   s.data = prepare_data(config.data, needed_splits(config, s.schemes, training));
   seed_everything(config.seed);
   s.components = resolve_components(config.model);
-  s.model = build_model(config.model, s.data.tokenizer->vocab_size());
+  s.model = build_model(config.model_to_build(), s.data.tokenizer->vocab_size());
   s.model->to(s.device);
 
   auto rows = config_rows(config);
@@ -124,6 +126,26 @@ at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t se
   return sampler.batch(0, count).inputs;
 }
 
+// Applies `scheme` to the session's model (calibrating static schemes); `record` gets what was done.
+// Float schemes leave `quantized` empty. Dynamic schemes create their activation quantizers on first
+// use, so the caller records the sites after running the model.
+void apply_scheme(Session& s, const QuantScheme& scheme, std::optional<QuantTransform>& quantized,
+                  nlohmann::json& record) {
+  record = {{"scheme_yaml", quant_scheme_yaml(scheme)}};
+  if (scheme.is_float()) return;
+  const Config& c = s.config;
+  quantized.emplace(*s.model, scheme);
+  if (scheme.needs_calibration()) {
+    const CalibrationConfig& cal = scheme.calibration;
+    const int64_t seq_len = cal.seq_len ? cal.seq_len : c.eval_context_len();
+    quantized->calibrate(seeded_windows(s, cal.split, seq_len, cal.batches * cal.batch_size, uint64_t(cal.seed)),
+                         cal.batch_size);
+    record["calibration"] = {{"split", cal.split}, {"batches", cal.batches}, {"batch_size", cal.batch_size},
+                             {"seq_len", seq_len}, {"seed", cal.seed}, {"estimator", scheme.activations.spec.range}};
+  }
+  record["quantized_weights"] = quantized->quantized_weights();
+}
+
 // For every quantization scheme: calibration (static schemes), perplexity on every configured split and,
 // when enabled, the statistics pass; all statistics go into one stats.h5. Each stage is timed, so the
 // cost of statistics and calibration stays visible.
@@ -139,26 +161,13 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
   for (const QuantScheme& scheme : s.schemes) {
     nlohmann::json& timing = results["timing"][scheme.name];
     std::optional<QuantTransform> quantized;
-    nlohmann::json record = {{"scheme_yaml", quant_scheme_yaml(scheme)}};
-    if (!scheme.is_float()) {
-      auto t0 = std::chrono::steady_clock::now();
-      quantized.emplace(*s.model, scheme);
-      if (scheme.needs_calibration()) {
-        const CalibrationConfig& cal = scheme.calibration;
-        const int64_t seq_len = cal.seq_len ? cal.seq_len : c.eval_context_len();
-        quantized->calibrate(seeded_windows(s, cal.split, seq_len, cal.batches * cal.batch_size, uint64_t(cal.seed)),
-                             cal.batch_size);
-        record["calibration"] = {{"split", cal.split}, {"batches", cal.batches}, {"batch_size", cal.batch_size},
-                                 {"seq_len", seq_len}, {"seed", cal.seed}, {"estimator", scheme.activations.spec.range}};
-      }
-      record["quantized_weights"] = quantized->quantized_weights();
-      timing["quantize_s"] = seconds_since(t0);
-    }
     auto t0 = std::chrono::steady_clock::now();
+    apply_scheme(s, scheme, quantized, results["quantization"][scheme.name]);
+    if (quantized) timing["quantize_s"] = seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
     results["perplexity"][scheme.name] = evaluate_perplexities(s, scheme.name);
     timing["perplexity_s"] = seconds_since(t0);
-    if (quantized) record["activation_sites"] = quantized->activation_sites();
-    results["quantization"][scheme.name] = record;
+    if (quantized) results["quantization"][scheme.name]["activation_sites"] = quantized->activation_sites();
     if (!c.stats.enabled) continue;
     t0 = std::chrono::steady_clock::now();
     all_stats.push_back(collect_statistics(*s.model, stats_windows, c.stats, scheme.name));
@@ -183,6 +192,57 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
                            {"sequences", stats_windows.size(0)}, {"seq_len", stats_windows.size(1)}, {"bos", c.data.bos},
                            {"sites", c.stats.sites}, {"sink_eps", c.stats.sink_eps}});
   log_line("wrote " + file.string());
+}
+
+// Supervised fine-tuning on GSM8K train, a stage of its own in <run>/finetune (resumable like pretraining).
+nlohmann::json finetune(Session& s) {
+  const Config& c = s.config;
+  auto examples = std::make_shared<FinetuneExamples>(c, *s.data.tokenizer);
+  StageData stage{[examples](int64_t first, int64_t count) { return examples->batch(first, count); },
+                  examples->validation(c.finetune.eval_batches * c.finetune.batch_size)};
+  const TrainResult r = train_stage("finetune", c, c.finetune, s.run_dir / "finetune", *s.model, stage);
+  return {{"task", c.finetune.task}, {"steps", r.state.step}, {"train_items", examples->train_size()},
+          {"held_out_items", examples->valid_size()}, {"skipped_items", examples->skipped()},
+          {"seq_len", c.finetune_seq_len()}, {"tokens_seen", r.state.tokens_seen}, {"final_loss", r.state.last_loss},
+          {"final_val_loss", r.state.last_val_loss}, {"wall_s", r.state.elapsed_s},
+          {"checkpoint", checkpoint_dir(fs::path("finetune"), r.state.step).string()}};
+}
+
+// GSM8K Pass@1 for every quantization scheme, with the model as it stands (fine-tuned when configured).
+void score_gsm8k_into(Session& s, nlohmann::json& results) {
+  const Config& c = s.config;
+  const Gsm8kSuite suite(c.gsm8k, c.data.data_dir, *s.data.tokenizer);
+  results["gsm8k"] = nlohmann::json::object();
+  for (const QuantScheme& scheme : s.schemes) {
+    std::optional<QuantTransform> quantized;
+    nlohmann::json record;  // the same settings and calibration as results.quantization.<scheme>
+    apply_scheme(s, scheme, quantized, record);
+    nlohmann::json summary = suite.score(*s.model, s.run_dir / fmt::format("gsm8k_{}.jsonl", scheme.name));
+    summary["model"] = c.finetune.steps > 0 ? "finetuned" : "pretrained";
+    log_line(fmt::format("gsm8k {:<12} | pass@1 {:.4f} ({}) | strict {:.4f} flexible {:.4f} | {} items, {}-shot | {:.1f} s",
+                         scheme.name, summary["pass_at_1"].get<double>(), c.gsm8k.filter,
+                         summary["exact_match"]["strict-match"].get<double>(),
+                         summary["exact_match"]["flexible-extract"].get<double>(), summary["items"].get<int64_t>(),
+                         summary["num_fewshot"].get<int64_t>(), summary["wall_s"].get<double>()));
+    results["gsm8k"][scheme.name] = summary;
+  }
+}
+
+// After the corpus evaluation: fine-tuning (or its newest checkpoint, `train` false) and GSM8K.
+void finetune_and_score(Session& s, nlohmann::json& results, bool train) {
+  const Config& c = s.config;
+  results.erase("gsm8k");  // a re-evaluation without GSM8K leaves no stale scores behind
+  if (c.finetune.steps > 0) {
+    if (train) {
+      results["finetune"] = finetune(s);
+    } else {
+      const auto checkpoint = latest_checkpoint(s.run_dir / "finetune");
+      if (!checkpoint)
+        throw RuntimeError(fmt::format("run directory '{}' has no complete fine-tuning checkpoint", s.run_dir.string()));
+      load_checkpoint(*checkpoint, *s.model, nullptr);
+    }
+  }
+  if (c.gsm8k.enabled) score_gsm8k_into(s, results);
 }
 
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
@@ -222,6 +282,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
                       {"final_val_loss", trained.state.last_val_loss},
                       {"wall_s", trained.state.elapsed_s}};
   evaluate_into(s, trained.state.step, results);
+  finetune_and_score(s, results, true);
   write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
   mark_run_done(run_dir);
   log_line(fmt::format("wrote {}", (run_dir / "results.json").string()));
@@ -240,6 +301,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::stri
   nlohmann::json results = fs::exists(file) ? nlohmann::json::parse(read_file(file)) : nlohmann::json::object();
   for (auto& [key, value] : results_header(s, state.step).items()) results[key] = value;
   evaluate_into(s, state.step, results);
+  finetune_and_score(s, results, false);
   write_file_atomic(file, results.dump(2) + "\n");
   log_line(fmt::format("wrote {}", file.string()));
   return results;

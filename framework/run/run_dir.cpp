@@ -13,12 +13,11 @@
 namespace oasis {
 namespace fs = std::filesystem;
 
-namespace {
 bool result_neutral(const std::string& key) {
-  return key == "threads" || key == "runs_dir" || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
-         key.rfind("quant.", 0) == 0;
+  return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir" ||
+         key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
+         key.rfind("quant.", 0) == 0 || key.rfind("gsm8k.", 0) == 0;
 }
-}  // namespace
 
 Config load_run_config(const fs::path& run_dir, const std::vector<std::string>& overrides) {
   const fs::path file = run_dir / "config.yaml";
@@ -61,7 +60,7 @@ RunLock::RunLock(const fs::path& run_dir) {
     char holder[32] = "";
     const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
     ::close(fd_);
-    throw RuntimeError(fmt::format("run directory '{}' is in use by another process (pid {}); wait for it or stop it",
+    throw RunInUse(fmt::format("run directory '{}' is in use by another process (pid {}); wait for it or stop it",
                                    run_dir.string(), n > 0 ? std::string(holder, size_t(n)) : "unknown"));
   }
   // The pid only informs the error message of a second process; failing to write it is harmless.

@@ -10,6 +10,10 @@
 
 namespace oasis {
 
+// Keys that change how a run is evaluated or executed, not what it trains: threads, runs_dir,
+// data.data_dir, data.cache_dir (where the same data is found), eval.*, stats.*, quant.*, gsm8k.*.
+bool result_neutral(const std::string& key);
+
 // Creates the directory and writes config.yaml, or checks that the saved one matches `config` (keys
 // that do not change results -- threads, runs_dir, eval.* -- may differ).
 std::filesystem::path prepare_run_dir(const Config& config);
@@ -19,7 +23,7 @@ Config load_run_config(const std::filesystem::path& run_dir, const std::vector<s
 
 // An exclusive lock on a run directory (flock on <run>/.lock) for as long as this object lives. The
 // kernel drops it when the process dies, so a crashed holder never leaves it stuck. A second process
-// gets a RuntimeError naming the holder's pid.
+// gets a RunInUse error naming the holder's pid.
 class RunLock {
  public:
   explicit RunLock(const std::filesystem::path& run_dir);

@@ -26,11 +26,9 @@ at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& 
 
 namespace {
 
-double validation_loss(LanguageModel& model, const WindowSampler& sampler, const TrainConfig& t,
-                       const c10::Device& device) {
+double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig& t, const c10::Device& device) {
   torch::NoGradGuard no_grad;
   model.eval();
-  const Batch all = sampler.evenly_spaced(t.eval_batches * t.batch_size);
   double sum = 0;
   for (int64_t i = 0; i < t.eval_batches; ++i) {
     Batch b{all.inputs.narrow(0, i * t.batch_size, t.batch_size), all.targets.narrow(0, i * t.batch_size, t.batch_size)};
@@ -41,11 +39,12 @@ double validation_loss(LanguageModel& model, const WindowSampler& sampler, const
 }
 
 // The statistics summary over batch_size evenly spaced validation windows (the same at every validation).
-StatsSummary watch_statistics(LanguageModel& model, const WindowSampler& sampler, const Config& config) {
+StatsSummary watch_statistics(LanguageModel& model, const Batch& validation, const Config& config,
+                              const TrainConfig& t) {
   StatsConfig options = config.stats;
-  options.batch_size = config.train.batch_size;
+  options.batch_size = t.batch_size;
   options.map_sequences = 0;
-  const SchemeStats stats = collect_statistics(model, sampler.evenly_spaced(config.train.batch_size).inputs, options);
+  const SchemeStats stats = collect_statistics(model, validation.inputs.narrow(0, 0, t.batch_size), options);
   return stats.summary();
 }
 
@@ -54,27 +53,35 @@ StatsSummary watch_statistics(LanguageModel& model, const WindowSampler& sampler
 TrainResult train_model(const Config& config, const std::filesystem::path& run_dir, LanguageModel& model,
                         const TokenizedData& data) {
   const TrainConfig& t = config.train;
+  const int32_t eot = data.tokenizer->end_of_text();
+  // Owned by the closure: the stage reads the stream through it.
+  auto windows = std::make_shared<WindowSampler>(data.split("train"), config.data.seq_len, config.data.bos, eot,
+                                                 uint64_t(config.seed));
+  const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
+  StageData stage{[windows](int64_t first, int64_t count) { return windows->batch(first, count); },
+                  valid_windows.evenly_spaced(t.eval_batches * t.batch_size)};
+  return train_stage("train", config, t, run_dir, model, stage);
+}
+
+TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& t,
+                        const std::filesystem::path& run_dir, LanguageModel& model, const StageData& data) {
   const auto device = model.parameters().front().device();
   auto optimizer = make_optimizer(model, t);
   TrainResult result;
+  std::filesystem::create_directories(run_dir);
 
   if (auto latest = latest_checkpoint(run_dir)) {
     result.state = load_checkpoint(*latest, model, optimizer.get());
     result.resumed_from_checkpoint = true;
-    log_line(fmt::format("resume: {} (step {}, {} samples read)", latest->string(), result.state.step,
+    log_line(fmt::format("{}: resume from {} (step {}, {} samples read)", name, latest->string(), result.state.step,
                          result.state.samples_consumed));
   }
   TrainState& state = result.state;
   MetricsLog metrics(run_dir / "metrics.jsonl", state.step);
-
-  const int32_t eot = data.tokenizer->end_of_text();
-  const WindowSampler train_windows(data.split("train"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
-  const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
-  const int64_t tokens_per_step = t.batch_size * t.grad_accum * config.data.seq_len;
   std::vector<at::Tensor> params = model.parameters();
 
   model.train();
-  Progress progress("train", t.steps, state.step);
+  Progress progress(name, t.steps, state.step);
   auto window_start = Clock::now();
   const auto run_start = Clock::now();
   const double elapsed_before = state.elapsed_s;
@@ -84,9 +91,11 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
     set_lr(*optimizer, lr);
     clear_gradients(*optimizer);
     double step_loss = 0;
+    int64_t step_tokens = 0;
     for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-      const Batch batch = train_windows.batch(state.samples_consumed, t.batch_size);
+      const Batch batch = data.train(state.samples_consumed, t.batch_size);
       state.samples_consumed += t.batch_size;
+      step_tokens += batch.inputs.numel();
       auto loss = lm_loss(model, batch, device) / double(t.grad_accum);
       loss.backward();
       step_loss += loss.item<double>();
@@ -100,8 +109,8 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
     const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
     optimizer->step();
     state.step += 1;
-    state.tokens_seen += tokens_per_step;
-    window_tokens += tokens_per_step;
+    state.tokens_seen += step_tokens;
+    window_tokens += step_tokens;
     state.last_loss = step_loss;
 
     const bool last_step = state.step == t.steps;
@@ -113,17 +122,17 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
       if (Progress::interactive())
         progress.update(state.step, status);
       else
-        log_line(fmt::format("step {:>6}/{} | {}", state.step, t.steps, status));
+        log_line(fmt::format("{} {:>6}/{} | {}", name, state.step, t.steps, status));
       window_start = Clock::now();
       window_tokens = 0;
     }
     if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
-      state.last_val_loss = validation_loss(model, valid_windows, t, device);
+      state.last_val_loss = validation_loss(model, data.validation, t, device);
       nlohmann::json record = {{"step", state.step}, {"val_loss", state.last_val_loss},
                                {"val_ppl", std::exp(state.last_val_loss)}};
       std::string watched;
       if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
-        const StatsSummary w = watch_statistics(model, valid_windows, config);
+        const StatsSummary w = watch_statistics(model, data.validation, config, t);
         record.update({{"first_token_attention", w.first_token_attention}, {"sink_rate", w.sink_rate},
                        {"max_inf_norm", w.max_inf_norm}, {"avg_kurtosis", w.avg_kurtosis},
                        {"depth_sink_mass", w.depth_sink_mass}});
@@ -131,7 +140,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
                               w.first_token_attention, w.sink_rate, w.max_inf_norm, w.avg_kurtosis);
       }
       metrics.append(record);
-      log_line(fmt::format("step {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", state.step, t.steps, state.last_val_loss,
+      log_line(fmt::format("{} {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", name, state.step, t.steps, state.last_val_loss,
                            std::exp(state.last_val_loss), watched));
       window_start = Clock::now();  // keep validation time out of tokens/s
     }

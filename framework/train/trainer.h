@@ -3,18 +3,20 @@
 // complete checkpoint in the run directory and then continues exactly as an uninterrupted run would.
 #pragma once
 #include <filesystem>
+#include <functional>
+#include <string>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
 #include "framework/core/config.h"
+#include "framework/data/batches.h"
 #include "framework/train/checkpoint.h"
 
 namespace oasis {
 
 class LanguageModel;
 struct TokenizedData;
-struct Batch;
 
 // Mean next-token cross-entropy of `model` on a batch (moved to `device`).
 at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& device);
@@ -24,6 +26,18 @@ struct TrainResult {
   bool resumed_from_checkpoint = false;
 };
 
+// What a training stage reads: samples [first, first + count) of its stream (targets -100 are not
+// scored), and the fixed validation batches.
+struct StageData {
+  std::function<Batch(int64_t first, int64_t count)> train;
+  Batch validation;  // eval_batches * batch_size rows
+};
+
+// One stage (pretraining, fine-tuning) with `schedule`; checkpoints and metrics.jsonl live in `dir`.
+TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& schedule,
+                        const std::filesystem::path& dir, LanguageModel& model, const StageData& data);
+
+// Pretraining on the corpus windows: the `train` stage in the run directory itself.
 TrainResult train_model(const Config& config, const std::filesystem::path& run_dir, LanguageModel& model,
                         const TokenizedData& data);
 

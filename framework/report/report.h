@@ -1,0 +1,56 @@
+// `oasis report`: the paper's tables from finished runs. Every run directory under RUNS_DIR with a
+// results.json is one sample of its (dataset, preset) cell, its seed the replicate; each table cell is
+// mean ± sample std over seeds with the seed count. Experiments run by `oasis run` leave plan.json, so
+// cells that were planned but are missing or unfinished show as such instead of vanishing.
+//   (a) outliers and sinks per dataset x preset (fp statistics: max inf norm, average kurtosis, sink
+//       rate, first-token attention, depth-sink mass)
+//   (b) test perplexity per dataset x preset x scheme (fp, W8A8, W4A4, ...)
+//   (c) GSM8K Pass@1 per preset x scheme
+// Headline rows give OASIS's relative change against each baseline preset and averaged over baselines,
+// and a closing list averages over baselines and datasets, the way the paper's abstract states them.
+// A sources table maps every cell to its run directories, code versions and config hashes.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace oasis {
+
+struct RunSample {
+  std::filesystem::path dir;
+  std::string experiment, preset, dataset;
+  int64_t seed = 0;
+  bool done = false;
+  nlohmann::json results;  // empty when the run has not finished
+};
+
+// Run directories under `runs_dir` (any depth up to 3), plus planned-but-absent cells from plan.json.
+std::vector<RunSample> collect_runs(const std::filesystem::path& runs_dir);
+
+struct ReportTable {
+  std::string title;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+struct Report {
+  std::vector<ReportTable> tables;
+  std::vector<std::string> headlines;  // "OASIS vs baselines, averaged over datasets: ..."
+};
+
+Report build_report(const std::vector<RunSample>& runs);
+
+// md | csv | latex
+std::string render_report(const Report& report, const std::string& format);
+
+// "mean ± std (n=N)" of the finite values; "missing" when there are none.
+struct Aggregate {
+  double mean = 0, std = 0;
+  int64_t n = 0;
+};
+Aggregate aggregate(const std::vector<double>& values);
+
+}  // namespace oasis
