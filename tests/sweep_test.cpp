@@ -261,7 +261,7 @@ void fixture_run(const fs::path& root, const std::string& id, const std::string&
   results["perplexity"]["fp"]["test"]["perplexity"] = ppl;
   results["perplexity"]["w4a4"]["test"]["perplexity"] = ppl * 2;
   results["stats"]["fp"] = {{"max_inf_norm", 10.0}, {"avg_kurtosis", kurtosis}, {"sink_rate", 0.0},
-                            {"first_token_attention", 0.05}, {"depth_sink_mass", 0.5}};
+                            {"first_token_attention", 0.05}, {"depth_sink_mass", nullptr}};  // NaN in JSON: null
   test::write_text(dir / "results.json", results.dump());
   test::write_text(dir / "DONE", "abc123\n");
 }
@@ -292,6 +292,9 @@ TEST(Report, HandCheckedMeansStdsAndRelativeChanges) {
             std::string::npos) << md;
   EXPECT_NE(md.find("test perplexity w4a4: oasis -9.2%"), std::string::npos) << md;
   EXPECT_NE(md.find("not started"), std::string::npos) << md;  // in the sources table
+  // A number a finished run does not have (depth routing of these fixture runs) is n/a, not missing.
+  EXPECT_NE(md.find("| n/a "), std::string::npos) << md;
+  EXPECT_EQ(md.find("missing (2 planned)"), std::string::npos) << md;
   EXPECT_NE(md.find("h-oasis-s1"), std::string::npos) << md;
   const std::string csv = render_report(build_report(collect_runs(root)), "csv");
   EXPECT_EQ(csv.rfind("table,row,column,value\n", 0), 0u);

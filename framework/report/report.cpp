@@ -70,7 +70,8 @@ using Groups = std::map<std::pair<std::string, std::string>, std::vector<const R
 
 struct Cell {
   Aggregate value;
-  int64_t unfinished = 0;  // planned or started runs without this number
+  int64_t unfinished = 0;  // planned or started runs that have not finished
+  int64_t without = 0;     // finished runs without this number (e.g. depth routing of a standard model)
 };
 
 Cell cell_of(const Groups& groups, const std::string& dataset, const std::string& preset, const Metric& m) {
@@ -79,18 +80,20 @@ Cell cell_of(const Groups& groups, const std::string& dataset, const std::string
   if (it == groups.end()) return c;
   std::vector<double> values;
   for (const auto* r : it->second) {
-    const auto v = r->done ? at(r->results, m.path) : std::nullopt;
-    if (v)
-      values.push_back(*v * m.scale);
-    else
+    if (!r->done) {
       ++c.unfinished;
+    } else if (const auto v = at(r->results, m.path)) {
+      values.push_back(*v * m.scale);
+    } else {
+      ++c.without;
+    }
   }
   c.value = aggregate(values);
   return c;
 }
 
 std::string cell_text(const Cell& c, int decimals) {
-  if (c.value.n == 0) return c.unfinished > 0 ? fmt::format("missing ({} planned)", c.unfinished) : "—";
+  if (c.value.n == 0) return c.unfinished > 0 ? fmt::format("missing ({} planned)", c.unfinished) : "n/a";
   std::string text = c.value.n > 1 ? fmt::format("{:.{}f} ± {:.{}f} (n={})", c.value.mean, decimals, c.value.std, decimals, c.value.n)
                                    : fmt::format("{:.{}f} (n=1)", c.value.mean, decimals);
   if (c.unfinished > 0) text += fmt::format(", {} missing", c.unfinished);
