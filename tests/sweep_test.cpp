@@ -260,6 +260,7 @@ void fixture_run(const fs::path& root, const std::string& id, const std::string&
   nlohmann::json results = {{"code_version", "abc123"}, {"config_hash", "h-" + id}};
   results["perplexity"]["fp"]["test"]["perplexity"] = ppl;
   results["perplexity"]["w4a4"]["test"]["perplexity"] = ppl * 2;
+  results["gsm8k"]["fp"]["pass_at_1"] = (ppl - 80) / 100;  // standard 0.20 and 0.30, oasis 0.10 and 0.16
   results["stats"]["fp"] = {{"max_inf_norm", 10.0}, {"avg_kurtosis", kurtosis}, {"sink_rate", 0.0},
                             {"first_token_attention", 0.05}, {"depth_sink_mass", nullptr}};  // NaN in JSON: null
   test::write_text(dir / "results.json", results.dump());
@@ -291,6 +292,11 @@ TEST(Report, HandCheckedMeansStdsAndRelativeChanges) {
   EXPECT_NE(md.find("avg kurtosis: oasis -47.9% relative to the baselines (mean over 2 baseline x dataset pairs)"),
             std::string::npos) << md;
   EXPECT_NE(md.find("test perplexity w4a4: oasis -9.2%"), std::string::npos) << md;
+  // GSM8K Pass@1 in percent: standard 25.0 ± 7.1, oasis 13.0 ± 4.2 (-48.0% against standard).
+  EXPECT_NE(md.find("## (c) GSM8K Pass@1"), std::string::npos) << md;
+  EXPECT_NE(md.find("25.0 ± 7.1 (n=2)"), std::string::npos) << md;
+  EXPECT_NE(md.find("13.0 ± 4.2 (n=2)"), std::string::npos) << md;
+  EXPECT_NE(md.find("-48.0%"), std::string::npos) << md;
   EXPECT_NE(md.find("not started"), std::string::npos) << md;  // in the sources table
   // A number a finished run does not have (depth routing of these fixture runs) is n/a, not missing.
   EXPECT_NE(md.find("| n/a "), std::string::npos) << md;

@@ -66,16 +66,25 @@ void Progress::finish() {
   }
 }
 
+namespace {
+// Characters as a terminal shows them: UTF-8 continuation bytes (as in "±", "Δ") take no column.
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+}  // namespace
+
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(header.size(), 3);
-  for (size_t c = 0; c < header.size(); ++c) width[c] = std::max(width[c], header[c].size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = std::max(width[c], display_width(header[c]));
   for (const auto& row : rows)
-    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], display_width(row[c]));
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out = "|";
     for (size_t c = 0; c < width.size(); ++c) {
       const std::string cell = c < cells.size() ? cells[c] : "";
-      out += " " + cell + std::string(width[c] - cell.size(), ' ') + " |";
+      out += " " + cell + std::string(width[c] - display_width(cell), ' ') + " |";
     }
     return out + "\n";
   };

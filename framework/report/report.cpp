@@ -148,7 +148,7 @@ std::string headline(const std::string& label, const Metric& m, const std::vecto
   for (const auto& d : datasets)
     for (const auto& base : kBaselines)
       if (auto c = relative_change(cell_of(groups, d, kOasis, m), cell_of(groups, d, base, m))) changes.push_back(*c);
-  if (changes.empty()) return fmt::format("{}: n/a (no dataset has both oasis and a baseline)", label);
+  if (changes.empty()) return fmt::format("{}: n/a (no dataset has oasis and a baseline with a non-zero value)", label);
   return fmt::format("{}: oasis {:+.1f}% relative to the baselines (mean over {} baseline x dataset pairs)", label,
                      aggregate(changes).mean, changes.size());
 }
