@@ -283,20 +283,22 @@ TEST(Report, HandCheckedMeansStdsAndRelativeChanges) {
   EXPECT_NE(md.find("105.00 ± 7.07 (n=2)"), std::string::npos) << md;
   EXPECT_NE(md.find("93.00 ± 4.24 (n=2)"), std::string::npos) << md;
   EXPECT_NE(md.find("100.00 (n=1), 1 missing"), std::string::npos) << md;  // the planned attnres seed 1
-  // (93 - 105) / 105 = -11.43%, (93 - 100) / 100 = -7.00%, their mean -9.21%.
-  EXPECT_NE(md.find("| Δ oasis vs standard "), std::string::npos) << md;
-  EXPECT_NE(md.find("-11.4%"), std::string::npos) << md;
-  EXPECT_NE(md.find("-7.0%"), std::string::npos) << md;
-  EXPECT_NE(md.find("-9.2%"), std::string::npos) << md;
-  // Kurtosis: oasis 5 vs standard 12 (-58.3%) and attnres 8 (-37.5%): mean -47.9%.
-  EXPECT_NE(md.find("avg kurtosis: oasis -47.9% relative to the baselines (mean over 2 baseline x dataset pairs)"),
+  // Lower is better: (105 - 93) / 105 = +11.43%, (100 - 93) / 100 = +7.00%, their mean +9.21%.
+  EXPECT_NE(md.find("| oasis better than standard by "), std::string::npos) << md;
+  EXPECT_NE(md.find("+11.4%"), std::string::npos) << md;
+  EXPECT_NE(md.find("+7.0%"), std::string::npos) << md;
+  EXPECT_NE(md.find("+9.2%"), std::string::npos) << md;
+  // Kurtosis: oasis 5 vs standard 12 (58.3% lower) and attnres 8 (37.5% lower): mean 47.9% lower.
+  EXPECT_NE(md.find("avg kurtosis: oasis 47.9% lower than the baselines (mean over 2 baseline x dataset pairs)"),
             std::string::npos) << md;
-  EXPECT_NE(md.find("test perplexity w4a4: oasis -9.2%"), std::string::npos) << md;
-  // GSM8K Pass@1 in percent: standard 25.0 ± 7.1, oasis 13.0 ± 4.2 (-48.0% against standard).
+  EXPECT_NE(md.find("test perplexity w4a4: oasis 9.2% lower"), std::string::npos) << md;
+  // GSM8K Pass@1 in percent, higher is better: standard 25.0 ± 7.1, attnres 20.0, oasis 13.0 ± 4.2:
+  // (13 - 25) / 25 = -48.0%, (13 - 20) / 20 = -35.0%; mean 41.5% lower, -9.5 points.
   EXPECT_NE(md.find("## (c) GSM8K Pass@1"), std::string::npos) << md;
   EXPECT_NE(md.find("25.0 ± 7.1 (n=2)"), std::string::npos) << md;
   EXPECT_NE(md.find("13.0 ± 4.2 (n=2)"), std::string::npos) << md;
   EXPECT_NE(md.find("-48.0%"), std::string::npos) << md;
+  EXPECT_NE(md.find("GSM8K Pass@1 (%) fp: oasis 41.5% lower than the baselines (-9.5 points)"), std::string::npos) << md;
   EXPECT_NE(md.find("not started"), std::string::npos) << md;  // in the sources table
   // A number a finished run does not have (depth routing of these fixture runs) is n/a, not missing.
   EXPECT_NE(md.find("| n/a "), std::string::npos) << md;
@@ -307,6 +309,7 @@ TEST(Report, HandCheckedMeansStdsAndRelativeChanges) {
   EXPECT_NE(csv.find(",standard,wikitext2 fp,105.00 ± 7.07 (n=2)\n"), std::string::npos) << csv;
   const std::string latex = render_report(build_report(collect_runs(root)), "latex");
   EXPECT_NE(latex.find("105.00 $\\pm$ 7.07 (n=2)"), std::string::npos) << latex;
+  EXPECT_EQ(latex.find("±"), std::string::npos) << latex;
   auto r = test::run_cli("report " + root.string() + " --format html");
   EXPECT_EQ(r.exit_code, 2);
 }

@@ -64,6 +64,7 @@ struct Metric {
   std::vector<std::string> path;  // into results.json
   int decimals;
   double scale = 1.0;             // 100 for rates shown in percent
+  bool higher_is_better = false;  // Pass@1; everything else (outliers, sinks, perplexity) is better lower
 };
 
 using Groups = std::map<std::pair<std::string, std::string>, std::vector<const RunSample*>>;  // (dataset, preset)
@@ -100,9 +101,12 @@ std::string cell_text(const Cell& c, int decimals) {
   return text;
 }
 
-std::optional<double> relative_change(const Cell& oasis, const Cell& base) {
+// OASIS's improvement over a baseline in percent of the baseline, positive when OASIS is better:
+// 100 (B - O) / B for lower-is-better numbers (BLUEPRINT §5, methods §4.4), 100 (O - B) / B for Pass@1.
+std::optional<double> improvement(const Cell& oasis, const Cell& base, const Metric& m) {
   if (oasis.value.n == 0 || base.value.n == 0 || base.value.mean == 0) return std::nullopt;
-  return 100.0 * (oasis.value.mean - base.value.mean) / std::fabs(base.value.mean);
+  const double change = 100.0 * (oasis.value.mean - base.value.mean) / std::fabs(base.value.mean);
+  return m.higher_is_better ? change : -change;
 }
 
 std::string percent(std::optional<double> v) { return v ? fmt::format("{:+.1f}%", *v) : "n/a"; }
@@ -113,7 +117,7 @@ struct Column {
   Metric metric;
 };
 
-// Preset rows, then OASIS's relative change against each baseline present and their mean.
+// Preset rows, then OASIS's improvement over each baseline present and their mean.
 ReportTable make_table(const std::string& title, const std::vector<Column>& columns, const Groups& groups,
                        const std::vector<std::string>& presets) {
   ReportTable t{title, {"preset"}, {}};
@@ -127,30 +131,39 @@ ReportTable make_table(const std::string& title, const std::vector<Column>& colu
   std::vector<std::vector<double>> per_column(columns.size());
   for (const auto& base : kBaselines) {
     if (std::find(presets.begin(), presets.end(), base) == presets.end()) continue;
-    std::vector<std::string> row = {"Δ oasis vs " + base};
+    std::vector<std::string> row = {"oasis better than " + base + " by"};
     for (size_t k = 0; k < columns.size(); ++k) {
-      const auto change = relative_change(cell_of(groups, columns[k].dataset, kOasis, columns[k].metric),
-                                          cell_of(groups, columns[k].dataset, base, columns[k].metric));
+      const auto change = improvement(cell_of(groups, columns[k].dataset, kOasis, columns[k].metric),
+                                      cell_of(groups, columns[k].dataset, base, columns[k].metric), columns[k].metric);
       if (change) per_column[k].push_back(*change);
       row.push_back(percent(change));
     }
     t.rows.push_back(row);
   }
-  std::vector<std::string> mean_row = {"Δ oasis vs baselines (mean)"};
+  std::vector<std::string> mean_row = {"oasis better than the baselines by (mean)"};
   for (const auto& changes : per_column) mean_row.push_back(changes.empty() ? "n/a" : percent(aggregate(changes).mean));
   t.rows.push_back(mean_row);
   return t;
 }
 
-// "metric: OASIS x% vs baselines (mean over P baseline x dataset pairs)".
+// "metric: oasis x% lower/higher than the baselines (mean over P baseline x dataset pairs)"; Pass@1 also
+// in points, since "improving Pass@1 by N%" may mean either.
 std::string headline(const std::string& label, const Metric& m, const std::vector<std::string>& datasets, const Groups& groups) {
-  std::vector<double> changes;
+  std::vector<double> changes, points;
   for (const auto& d : datasets)
-    for (const auto& base : kBaselines)
-      if (auto c = relative_change(cell_of(groups, d, kOasis, m), cell_of(groups, d, base, m))) changes.push_back(*c);
+    for (const auto& base : kBaselines) {
+      const Cell o = cell_of(groups, d, kOasis, m), b = cell_of(groups, d, base, m);
+      if (auto c = improvement(o, b, m)) {
+        changes.push_back(*c);
+        points.push_back(o.value.mean - b.value.mean);
+      }
+    }
   if (changes.empty()) return fmt::format("{}: n/a (no dataset has oasis and a baseline with a non-zero value)", label);
-  return fmt::format("{}: oasis {:+.1f}% relative to the baselines (mean over {} baseline x dataset pairs)", label,
-                     aggregate(changes).mean, changes.size());
+  const double mean = aggregate(changes).mean;
+  const char* direction = (mean >= 0) == m.higher_is_better ? "higher" : "lower";
+  std::string text = fmt::format("{}: oasis {:.1f}% {} than the baselines", label, std::fabs(mean), direction);
+  if (m.higher_is_better) text += fmt::format(" ({:+.1f} points)", aggregate(points).mean);
+  return text + fmt::format(" (mean over {} baseline x dataset pairs)", changes.size());
 }
 
 std::string csv_field(const std::string& s) {
@@ -166,9 +179,6 @@ std::string latex_escape(const std::string& s) {
     const char c = s[i];
     if (s.compare(i, 2, "±") == 0) {
       out += "$\\pm$";
-      ++i;
-    } else if (s.compare(i, 2, "Δ") == 0) {
-      out += "$\\Delta$";
       ++i;
     } else if (s.compare(i, 3, "—") == 0) {
       out += "--";
@@ -278,7 +288,7 @@ Report build_report(const std::vector<RunSample>& runs) {
     std::vector<Column> gsm_columns;
     for (const auto& d : datasets)
       for (const auto& s : gsm_schemes)
-        gsm_columns.push_back({d + " " + s, d, {"pass@1 " + s, {"gsm8k", s, "pass_at_1"}, 1, 100.0}});
+        gsm_columns.push_back({d + " " + s, d, {"pass@1 " + s, {"gsm8k", s, "pass_at_1"}, 1, 100.0, true}});
     report.tables.push_back(make_table("(c) GSM8K Pass@1 (%) by quantization scheme (pretraining corpus in the column)",
                                        gsm_columns, groups, presets));
   }
@@ -286,7 +296,7 @@ Report build_report(const std::vector<RunSample>& runs) {
   for (const auto& s : schemes)
     report.headlines.push_back(headline("test perplexity " + s, {"", {"perplexity", s, "test", "perplexity"}, 2}, datasets, groups));
   for (const auto& s : gsm_schemes)
-    report.headlines.push_back(headline("GSM8K Pass@1 " + s, {"", {"gsm8k", s, "pass_at_1"}, 1, 100.0}, datasets, groups));
+    report.headlines.push_back(headline("GSM8K Pass@1 (%) " + s, {"", {"gsm8k", s, "pass_at_1"}, 1, 100.0, true}, datasets, groups));
 
   ReportTable sources{"Sources: every run behind the tables", {"dataset", "preset", "seed", "status", "run", "code", "config hash"}, {}};
   for (const auto& d : datasets)
@@ -306,6 +316,8 @@ std::string render_report(const Report& report, const std::string& format) {
   std::string out;
   if (format == "md") {
     for (const auto& t : report.tables) out += "## " + t.title + "\n\n" + markdown_table(t.header, t.rows) + "\n";
+    out += "The rows \"oasis better than X by\" give 100 (X - oasis) / X for (a) and (b), where lower is better, and\n"
+           "100 (oasis - X) / X for (c): positive means oasis is better.\n\n";
     out += "## Headline: oasis against the baselines, averaged over baselines and datasets\n\n";
     for (const auto& h : report.headlines) out += "- " + h + "\n";
   } else if (format == "csv") {  // long form, one value per line: easy to load with pandas
