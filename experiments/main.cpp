@@ -93,7 +93,6 @@ int cmd_models(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   ensure_fast_blas_kernels(argv);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a log file (a sweep cell's log.txt) fills line by line
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench},
       {"inspect", cmd_inspect}, {"run", cmd_run}, {"report", cmd_report}};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/core/runtime.h"
 #include "framework/data/token_data.h"
@@ -257,7 +258,7 @@ TEST(Training, KilledAtAnyMomentThenRerunGivesTheSameResult) {
   const auto t0 = std::chrono::steady_clock::now();
   auto reference = test::run_cli("train " + yaml + " run=reference");
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = seconds_since(t0);
   // SIGKILL at 40% and 75% of a full run's time (wherever the run happens to be), then the same command.
   int killed_mid_training = 0;
   for (double fraction : {0.4, 0.75}) {

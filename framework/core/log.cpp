@@ -48,7 +48,7 @@ void Progress::update(int64_t done, const std::string& status) {
   const double frac = std::clamp(double(done) / double(total_), 0.0, 1.0);
   const int width = 30;
   const int filled = int(frac * width);
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  const double elapsed = seconds_since(t0_);
   const double rate = done > start_ ? (done - start_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
   std::fputs(fmt::format("\r\033[K{} [{}{}] {}/{} {} eta {:.0f}s", label_, std::string(filled, '#'),

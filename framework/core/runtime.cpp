@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -24,10 +25,12 @@ void ensure_fast_blas_kernels(char** argv) {
   ::execv("/proc/self/exe", argv);  // only returns on failure: carry on with the slow kernels
 }
 
+int64_t resolve_threads(int64_t requested) {
+  return std::max<int64_t>(1, requested > 0 ? requested : int64_t(std::thread::hardware_concurrency()));
+}
+
 int64_t apply_threads(int64_t requested) {
-  int64_t n = requested > 0 ? requested : int64_t(std::thread::hardware_concurrency());
-  if (n < 1) n = 1;
-  torch::set_num_threads(int(n));
+  torch::set_num_threads(int(resolve_threads(requested)));
   return torch::get_num_threads();
 }
 

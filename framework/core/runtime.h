@@ -15,7 +15,10 @@ namespace oasis {
 // in main(); an OPENBLAS_CORETYPE set by the user is left alone.
 void ensure_fast_blas_kernels(char** argv);
 
-// Sets LibTorch's intra-op threads; 0 means every core. Returns the count in use.
+// The thread count `requested` means: itself, or every core for 0 (at least 1).
+int64_t resolve_threads(int64_t requested);
+
+// Sets LibTorch's intra-op threads to resolve_threads(requested). Returns the count in use.
 int64_t apply_threads(int64_t requested);
 
 // "auto" -> cuda when available, else cpu; "cuda" without a GPU is a ConfigError.

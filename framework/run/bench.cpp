@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "framework/core/log.h"
 #include "framework/core/runtime.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
@@ -57,7 +58,7 @@ double SpeedTrial::step_ms() {
   torch::nn::utils::clip_grad_norm_(s.model->parameters(), t.grad_clip > 0 ? t.grad_clip : 1e9);
   s.optimizer->step();
   if (s.device.is_cuda()) torch::cuda::synchronize();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return 1000.0 * seconds_since(t0);
 }
 
 double SpeedTrial::eval_ms(const QuantScheme& scheme) {
@@ -75,7 +76,7 @@ double SpeedTrial::eval_ms(const QuantScheme& scheme) {
   const auto t0 = std::chrono::steady_clock::now();
   s.model->forward(inputs);
   if (s.device.is_cuda()) torch::cuda::synchronize();
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms = 1000.0 * seconds_since(t0);
   quantized.reset();
   s.model->train();
   return ms;
@@ -94,7 +95,7 @@ double SpeedTrial::decode_tokens_per_s(int64_t new_tokens, int64_t batch, bool u
   const auto t0 = std::chrono::steady_clock::now();
   const auto completions = generate_greedy(*s.model, *s.data.tokenizer, prompts, {new_tokens, {}, batch, use_cache});
   if (s.device.is_cuda()) torch::cuda::synchronize();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = seconds_since(t0);
   int64_t generated = 0;
   for (const auto& c : completions) generated += int64_t(c.tokens.size());
   s.model->train();

@@ -17,6 +17,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/core/runtime.h"
 #include "framework/run/pipeline.h"
 #include "framework/run/run_dir.h"
 #include "framework/train/checkpoint.h"
@@ -110,9 +111,7 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
   if (options.dry_run) return 0;
   write_plan(e);
 
-  const int64_t cores = std::max<int64_t>(1, int64_t(std::thread::hardware_concurrency()));
-  const int64_t configured = e.cells.front().config.threads;
-  const int64_t threads = std::max<int64_t>(1, (configured > 0 ? configured : cores) / options.jobs);
+  const int64_t threads = std::max<int64_t>(1, resolve_threads(e.cells.front().config.threads) / options.jobs);
   std::deque<const SweepCell*> queue;
   for (const auto& c : e.cells)
     if (!run_is_done(c.dir())) queue.push_back(&c);
