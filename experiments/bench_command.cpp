@@ -3,10 +3,6 @@
 // runs), so step times come from one process that steps every preset's model in turn (a slow phase
 // hits all presets alike) and each preset's median step counts. Peak resident memory comes from a
 // child process per preset (this binary with --only), whose ru_maxrss is its own.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -23,6 +19,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/core/process.h"
 #include "framework/core/text.h"
 #include "framework/model/presets.h"
 #include "framework/quant/scheme.h"
@@ -40,39 +37,16 @@ struct ChildRun {
   double peak_rss_mb = 0;
 };
 
-// Runs this binary with `args`; returns its tagged JSON line and peak RSS.
-ChildRun run_child(const std::vector<std::string>& args) {
-  int out[2];
-  if (::pipe(out) != 0) throw RuntimeError("bench: pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw RuntimeError("bench: fork failed");
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::close(out[0]);
-    ::close(out[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string output;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0) output.append(buffer, size_t(n));
-  ::close(out[0]);
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  ChildRun run;
-  run.peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
-  const auto at = output.rfind(kResultTag);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || at == std::string::npos)
-    throw RuntimeError(fmt::format("bench: `{}` failed (exit {}):\n{}", join(args, " "), WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                                   output.substr(output.size() > 2000 ? output.size() - 2000 : 0)));
-  run.result = nlohmann::json::parse(output.substr(at + std::string(kResultTag).size()));
-  return run;
+// Runs this binary with `args` (argv[0] "oasis"); returns its tagged JSON line and peak RSS.
+ChildRun run_child(std::vector<std::string> args) {
+  const std::string command = join(args, " ");
+  args[0] = "/proc/self/exe";
+  const ProcessResult p = run_process(args, false);
+  const auto at = p.output.rfind(kResultTag);
+  if (p.exit_code != 0 || at == std::string::npos)
+    throw RuntimeError(fmt::format("bench: `{}` failed (exit {}):\n{}", command, p.exit_code,
+                                   p.output.substr(p.output.size() > 2000 ? p.output.size() - 2000 : 0)));
+  return {nlohmann::json::parse(p.output.substr(at + std::string(kResultTag).size())), p.peak_rss_mb};
 }
 
 std::vector<std::string> split_commas(const std::string& text) {

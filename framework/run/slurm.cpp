@@ -1,13 +1,11 @@
 #include "framework/run/slurm.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/core/process.h"
 #include "framework/run/run_dir.h"
 
 namespace oasis {
@@ -81,27 +79,11 @@ std::string write_slurm_job(const Experiment& e, bool submit) {
   fs::permissions(file, fs::perms::owner_exec, fs::perm_options::add);
   log_line("slurm: wrote " + file.string());
   if (!submit) return file.string();
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) throw RuntimeError("slurm: pipe failed");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], 1);
-    ::dup2(pipe_fds[1], 2);
-    ::close(pipe_fds[0]);
-    const std::string path = file.string();
-    ::execlp("sbatch", "sbatch", "--parsable", path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
-  std::string output;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) output.append(buffer, size_t(n));
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  const ProcessResult sbatch = run_process({"sbatch", "--parsable", file.string()}, true);
+  if (sbatch.exit_code != 0)
     throw RuntimeError(fmt::format("slurm: `sbatch {}` failed{}:\n{}", file.string(),
-                                   WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (sbatch not found)" : "", output));
+                                   sbatch.exit_code == 127 ? " (sbatch not found)" : "", sbatch.output));
+  std::string output = sbatch.output;
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
   log_line(fmt::format("slurm: submitted job {}; watch it with `squeue -j {}`", output, output));
   return output;
