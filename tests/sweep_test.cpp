@@ -82,6 +82,8 @@ TEST(Sweep, CrossProductZipAndOverrides) {
   // Unequal zip lengths and bad values are errors that name the place.
   const auto bad = experiment_file(dir, "sweep:\n  zip:\n    - {data.seq_len: [16, 32], train.lr: [0.001]}\n", 8, "bad.yaml");
   EXPECT_THROW(load_experiment(bad, {}), ConfigError);
+  const auto not_a_map = experiment_file(dir, "sweep: [standard, oasis]\n", 8, "list.yaml");
+  EXPECT_THROW(load_experiment(not_a_map, {}), ConfigError);
   const auto invalid = experiment_file(dir, "sweep:\n  model.n_heads: [2, 3]\n", 8, "invalid.yaml");
   try {
     load_experiment(invalid, {});

@@ -82,30 +82,37 @@ std::vector<Factor> parse_sweep(const YAML::Node& sweep, const ConfigTree& tree)
   return factors;
 }
 
-// Writes `sweep:` as nested maps, so `sweep.a.b=[...]` overrides an axis written `a.b: [...]`.
-YAML::Node nested_sweep(const YAML::Node& sweep) {
-  YAML::Node out(YAML::NodeType::Map);
-  for (auto it = sweep.begin(); it != sweep.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
-    if (key == "zip") {
-      out["zip"] = it->second;
-      continue;
-    }
-    YAML::Node node = out;
-    std::vector<std::string> parts;
-    for (size_t start = 0;;) {
-      const size_t dot = key.find('.', start);
-      parts.push_back(key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-      if (!node[parts[i]]) node[parts[i]] = YAML::Node(YAML::NodeType::Map);
-      node.reset(node[parts[i]]);
-    }
-    node[parts.back()] = it->second;
-  }
+// A tree with `tree`'s origins over its own root. (Copying a ConfigTree shares the YAML node, and
+// assigning to a shared node rewrites it for every copy.)
+ConfigTree tree_with_root(const ConfigTree& tree, const YAML::Node& root) {
+  ConfigTree out;
+  out.root = root;
+  out.origins = tree.origins;
+  out.files = tree.files;
   return out;
+}
+
+YAML::Node take_section(ConfigTree& tree, const std::string& key) {
+  const YAML::Node& root = tree.root;  // const access never inserts
+  if (!root[key]) return YAML::Node();
+  YAML::Node section = YAML::Clone(root[key]);
+  tree.root.remove(key);
+  return section;
+}
+
+// Rewrites `sweep:` keys written with dots as nested maps (`a.b: [...]` -> a: {b: [...]}), through the
+// same setter the overrides use, so `sweep.a.b=[...]` on the command line replaces that axis.
+void nest_sweep_keys(ConfigTree& tree) {
+  const YAML::Node written = take_section(tree, "sweep");
+  if (!written || written.IsNull()) return;
+  if (!written.IsMap()) {  // put back as it was: parse_sweep reports it
+    set_config_value(tree, "sweep", written, tree.origin_of("sweep"));
+    return;
+  }
+  for (auto it = written.begin(); it != written.end(); ++it) {
+    const std::string key = "sweep." + it->first.as<std::string>();
+    set_config_value(tree, key, it->second, tree.origin_of(key));
+  }
 }
 
 }  // namespace
@@ -122,27 +129,9 @@ std::string cell_id(const Config& config) {
                      hex16(fnv1a64(relevant)).substr(0, 6));
 }
 
-// A tree with `tree`'s origins over its own root. (Copying a ConfigTree shares the YAML node, and
-// assigning to a shared node rewrites it for every copy.)
-static ConfigTree tree_with_root(const ConfigTree& tree, const YAML::Node& root) {
-  ConfigTree out;
-  out.root = root;
-  out.origins = tree.origins;
-  out.files = tree.files;
-  return out;
-}
-
-static YAML::Node take_section(ConfigTree& tree, const std::string& key) {
-  const YAML::Node& root = tree.root;  // const access never inserts
-  if (!root[key]) return YAML::Node();
-  YAML::Node section = YAML::Clone(root[key]);
-  tree.root.remove(key);
-  return section;
-}
-
 Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides) {
   ConfigTree tree = load_config_tree(file, configs_root());
-  if (YAML::Node written = take_section(tree, "sweep"); written && written.IsMap()) tree.root["sweep"] = nested_sweep(written);
+  nest_sweep_keys(tree);
   apply_overrides(tree, overrides);
   Experiment e{file, overrides, {}, {}, {}, {}};
 
