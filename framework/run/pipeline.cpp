@@ -12,14 +12,14 @@
 #include "framework/core/paths.h"
 #include "framework/core/runtime.h"
 #include "framework/core/version.h"
+#include "framework/data/batches.h"
 #include "framework/data/token_data.h"
 #include "framework/eval/gsm8k_eval.h"
 #include "framework/eval/perplexity.h"
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
-#include "framework/run/run_dir.h"
-#include "framework/data/batches.h"
 #include "framework/quant/transform.h"
+#include "framework/run/run_dir.h"
 #include "framework/stats/collect.h"
 #include "framework/stats/stats_file.h"
 #include "framework/train/checkpoint.h"
@@ -215,7 +215,7 @@ void score_gsm8k_into(Session& s, nlohmann::json& results) {
   results["gsm8k"] = nlohmann::json::object();
   for (const QuantScheme& scheme : s.schemes) {
     std::optional<QuantTransform> quantized;
-    nlohmann::json record;  // the same settings and calibration as results.quantization.<scheme>
+    nlohmann::json record;  // the settings of results.quantization.<scheme>, calibrated again on this model
     apply_scheme(s, scheme, quantized, record);
     nlohmann::json summary = suite.score(*s.model, s.run_dir / fmt::format("gsm8k_{}.jsonl", scheme.name));
     summary["model"] = c.finetune.steps > 0 ? "finetuned" : "pretrained";

@@ -38,7 +38,7 @@ double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig
   return sum / double(t.eval_batches);
 }
 
-// The statistics summary over batch_size evenly spaced validation windows (the same at every validation).
+// The statistics summary over the first batch_size validation windows (the same at every validation).
 StatsSummary watch_statistics(LanguageModel& model, const Batch& validation, const Config& config,
                               const TrainConfig& t) {
   StatsConfig options = config.stats;
