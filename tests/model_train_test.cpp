@@ -226,6 +226,11 @@ TEST(Training, RunDirectoryContract) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const auto again = nlohmann::json::parse(read_file(run / "results.json"));
   EXPECT_EQ(again["perplexity"]["fp"]["valid"]["context_len"], 16);
+  // The re-evaluation keeps the provenance header.
+  EXPECT_TRUE(again["code_version"].is_string()) << again.dump(2);
+  EXPECT_TRUE(again["config_hash"].is_string());
+  EXPECT_EQ(again["seed"], 0);
+  EXPECT_EQ(again["model"]["preset"], "standard");
 }
 
 TEST(Training, NanLossStopsNamingTheStep) {

@@ -299,7 +299,8 @@ nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::stri
 
   const fs::path file = run_dir / "results.json";
   nlohmann::json results = fs::exists(file) ? nlohmann::json::parse(read_file(file)) : nlohmann::json::object();
-  for (auto& [key, value] : results_header(s, state.step).items()) results[key] = value;
+  const nlohmann::json header = results_header(s, state.step);  // named: items() of a temporary would dangle
+  for (const auto& [key, value] : header.items()) results[key] = value;
   evaluate_into(s, state.step, results);
   finetune_and_score(s, results, false);
   write_file_atomic(file, results.dump(2) + "\n");
