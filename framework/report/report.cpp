@@ -109,6 +109,12 @@ std::optional<double> improvement(const Cell& oasis, const Cell& base, const Met
   return m.higher_is_better ? change : -change;
 }
 
+// A string field of results.json; "?" when absent or not a string (files from older versions).
+std::string text_field(const nlohmann::json& results, const char* key) {
+  const auto it = results.find(key);
+  return it != results.end() && it->is_string() ? it->get<std::string>() : "?";
+}
+
 std::string percent(std::optional<double> v) { return v ? fmt::format("{:+.1f}%", *v) : "n/a"; }
 
 // A column of a table: which dataset and metric it shows.
@@ -212,9 +218,13 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
   if (!fs::is_directory(runs_dir)) throw ConfigError(fmt::format("oasis report: '{}' is not a directory", runs_dir.string()));
   std::vector<RunSample> runs;
   std::set<fs::path> seen;
+  std::vector<fs::path> plans;  // experiments' plan.json, read once every run directory is known
   for (auto it = fs::recursive_directory_iterator(runs_dir); it != fs::recursive_directory_iterator(); ++it) {
-    if (!it->is_directory()) continue;
     const std::string name = it->path().filename().string();
+    if (!it->is_directory()) {
+      if (name == "plan.json") plans.push_back(it->path());
+      continue;
+    }
     if (it.depth() > 2 || name == "checkpoints" || name == "finetune" || name == "slurm") {
       it.disable_recursion_pending();
       continue;
@@ -226,12 +236,10 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
     }
   }
   // Planned cells that never started.
-  for (auto it = fs::recursive_directory_iterator(runs_dir); it != fs::recursive_directory_iterator(); ++it) {
-    if (it.depth() > 2) it.disable_recursion_pending();
-    if (it->path().filename() != "plan.json") continue;
-    const auto plan = nlohmann::json::parse(read_file(it->path()));
+  for (const auto& file : plans) {
+    const auto plan = nlohmann::json::parse(read_file(file));
     for (const auto& cell : plan["cells"]) {
-      const fs::path dir = it->path().parent_path() / cell["id"].get<std::string>();
+      const fs::path dir = file.parent_path() / cell["id"].get<std::string>();
       if (seen.count(fs::weakly_canonical(dir))) continue;
       RunSample r;
       r.dir = dir;
@@ -306,7 +314,7 @@ Report build_report(const std::vector<RunSample>& runs) {
       for (const auto* r : it->second)
         sources.rows.push_back({d, p, std::to_string(r->seed),
                                 r->done ? "done" : (fs::exists(r->dir) ? "unfinished" : "not started"), r->dir.string(),
-                                r->done ? r->results.value("code_version", "?") : "", r->done ? r->results.value("config_hash", "?") : ""});
+                                r->done ? text_field(r->results, "code_version") : "", r->done ? text_field(r->results, "config_hash") : ""});
     }
   report.tables.push_back(sources);
   return report;
