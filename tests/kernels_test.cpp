@@ -4,18 +4,22 @@
 
 #include <torch/torch.h>
 
+#include "framework/core/vector_exp.h"
 #include "framework/model/depth_mix.h"
 #include "framework/model/normalizers.h"
 
 namespace oasis {
 namespace {
 
+// eps is large enough that putting it in the wrong place changes the result.
+constexpr double kEps = 0.5;
+
 struct MixInputs {
   std::vector<at::Tensor> sources;
-  at::Tensor inv, u, offset;
+  at::Tensor u, offset;
   std::vector<at::Tensor> all() const {
     auto v = sources;
-    v.insert(v.end(), {inv, u, offset});
+    v.insert(v.end(), {u, offset});
     return v;
   }
 };
@@ -25,7 +29,6 @@ MixInputs random_mix_inputs(int64_t N, int64_t S, int64_t d, torch::Dtype dtype,
   auto opts = torch::TensorOptions().dtype(dtype);
   MixInputs in;
   for (int64_t i = 0; i < S; ++i) in.sources.push_back((torch::randn({N, d}, opts) * (1 + i)).requires_grad_());
-  in.inv = (torch::rand({N, S}, opts) + 0.5).requires_grad_();
   in.u = (torch::randn({d}, opts) * 0.3).requires_grad_();
   in.offset = torch::randn({N, S}, opts).requires_grad_();
   return in;
@@ -53,8 +56,8 @@ void expect_fused_matches_reference(torch::Dtype dtype, double rtol, double atol
   for (const auto& use : uses) {
     for (int64_t S : {1, 2, 5}) {
       auto in = random_mix_inputs(300, S, 24, dtype, 7 + S);
-      auto fused = values_and_grads(depth_mix(in.sources, in.inv, in.u, in.offset), in, use);
-      auto reference = values_and_grads(depth_mix_reference(in.sources, in.inv, in.u, in.offset), in, use);
+      auto fused = values_and_grads(depth_mix(in.sources, in.u, in.offset, kEps), in, use);
+      auto reference = values_and_grads(depth_mix_reference(in.sources, in.u, in.offset, kEps), in, use);
       ASSERT_EQ(fused.size(), reference.size());
       for (size_t k = 0; k < fused.size(); ++k)
         EXPECT_TRUE(torch::allclose(fused[k], reference[k], rtol, atol))
@@ -70,9 +73,11 @@ TEST(DepthMixKernel, MatchesTheAtenCompositionInFloat) { expect_fused_matches_re
 
 TEST(DepthMixKernel, WeightsAreASoftmaxAndHTheirMixture) {
   auto in = random_mix_inputs(10, 3, 8, torch::kDouble, 1);
-  auto mix = depth_mix(in.sources, in.inv, in.u, {});
-  auto logits = torch::stack({torch::matmul(in.sources[0], in.u), torch::matmul(in.sources[1], in.u),
-                              torch::matmul(in.sources[2], in.u)}, 1) * in.inv;
+  auto mix = depth_mix(in.sources, in.u, {}, kEps);
+  // z_i = RMSNorm(v_i) . u with the norm written out
+  std::vector<at::Tensor> z;
+  for (const auto& v : in.sources) z.push_back((v / torch::sqrt(v.pow(2).mean(-1, true) + kEps)).matmul(in.u));
+  auto logits = torch::stack(z, 1);
   EXPECT_TRUE(torch::allclose(mix.weights, torch::softmax(logits, 1)));
   EXPECT_TRUE(torch::allclose(mix.weights.sum(1), torch::ones({10}, torch::kDouble)));
   EXPECT_TRUE(torch::allclose(mix.lse, torch::logsumexp(logits, 1)));
@@ -85,7 +90,7 @@ TEST(DepthMixKernel, GradientOfUDoesNotDependOnTheThreadCount) {
   auto in = random_mix_inputs(1000, 4, 16, torch::kFloat, 3);
   auto grad_u = [&](int threads) {
     at::set_num_threads(threads);
-    auto mix = depth_mix(in.sources, in.inv, in.u, in.offset);
+    auto mix = depth_mix(in.sources, in.u, in.offset, kEps);
     return torch::autograd::grad({mix.h.sum()}, {in.u})[0];
   };
   const int before = at::get_num_threads();
@@ -94,7 +99,40 @@ TEST(DepthMixKernel, GradientOfUDoesNotDependOnTheThreadCount) {
   EXPECT_TRUE(torch::equal(one, two));
 }
 
-// The reference: softmax over [scores, 0] with the zero column dropped; LSE by logsumexp.
+TEST(VectorExp, WithinTwoUlpOfExpAndExactAtTheEdges) {
+  double worst = 0;
+  for (float x = -87.3f; x <= 88.0f; x += 0.00123f)
+    worst = std::max(worst, std::abs(double(exp_vectorizable(x)) / std::exp(double(x)) - 1));
+  EXPECT_LT(worst, 2 * 5.96e-8) << "max relative error";
+  EXPECT_EQ(exp_vectorizable(0.0f), 1.0f);
+  EXPECT_EQ(exp_vectorizable(-INFINITY), 0.0f);  // masked scores must give exact zeros
+  EXPECT_EQ(exp_vectorizable(-100.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(exp_vectorizable(NAN)));
+}
+
+// Reference for the Softmax1 tests: softmax over [scores, 0] with the zero column dropped; LSE by logsumexp.
+std::vector<at::Tensor> padded_softmax_reference(const at::Tensor& masked) {
+  const int64_t T = masked.size(-1);
+  auto zeros = torch::zeros({masked.size(0), masked.size(1), masked.size(2), 1}, masked.options());
+  auto padded = torch::softmax(torch::cat({masked, zeros}, -1), -1);
+  return {padded.slice(-1, 0, T), torch::logsumexp(masked, -1), padded.select(-1, T)};
+}
+
+// Training runs in float: the CPU kernel's float path (vector exp) against the double reference.
+TEST(Softmax1Function, FloatKernelMatchesTheDoubleReference) {
+  torch::manual_seed(6);
+  const int64_t T = 67;  // not a multiple of the vector width
+  auto mask = torch::ones({T, T}, torch::kBool).triu(1);
+  auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * 10 - 5).masked_fill(mask, -INFINITY);
+  auto ours = make_normalizer("softmax1", 3, 0, 1, 1)->forward(s.to(torch::kFloat));
+  auto reference = padded_softmax_reference(s);
+  const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
+  for (size_t k = 0; k < 3; ++k)
+    EXPECT_TRUE(torch::allclose(fused[k].to(torch::kDouble), reference[k], 1e-5, 1e-7))
+        << "output " << k << ": max diff " << (fused[k].to(torch::kDouble) - reference[k]).abs().max().item<double>();
+  EXPECT_TRUE(torch::equal(ours.probs.masked_select(mask), torch::zeros({T * (T - 1) / 2 * 6})));
+}
+
 TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
   for (double scale : {1.0, 8.0, 60.0}) {
     torch::manual_seed(5);
@@ -103,8 +141,7 @@ TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
     auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * scale - scale / 2).requires_grad_();
     auto masked = s.masked_fill(mask, -INFINITY);
     auto ours = make_normalizer("softmax1", 3, 0, 1, 1)->forward(masked);
-    auto padded = torch::softmax(torch::cat({masked, torch::zeros({2, 3, T, 1}, torch::kDouble)}, -1), -1);
-    const std::vector<at::Tensor> reference = {padded.slice(-1, 0, T), torch::logsumexp(masked, -1), padded.select(-1, T)};
+    const auto reference = padded_softmax_reference(masked);
     const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
     for (size_t k = 0; k < 3; ++k)
       EXPECT_TRUE(torch::allclose(fused[k], reference[k], 1e-10, 1e-12)) << "output " << k << " at scale " << scale;

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include "framework/core/cpu_kernels.h"
 
 namespace oasis {
 
@@ -17,86 +18,111 @@ using torch::autograd::variable_list;
 // depend on the thread count (exact resume compares weights bit for bit).
 constexpr int64_t kTokensPerChunk = 128;
 
+// Tokens [begin, end) of the forward pass.
 template <typename T>
-T dot(const T* a, const T* b, int64_t d) {
-  T acc = 0;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t k = 0; k < d; ++k) acc += a[k] * b[k];
-  return acc;
+OASIS_CPU_CLONES void forward_tokens(const std::vector<const T*>& src, const T* u, const T* off, T eps, T* h, T* w,
+                                     T* r, T* lse, int64_t begin, int64_t end, int64_t S, int64_t d) {
+  std::vector<T> z(S);
+  for (int64_t n = begin; n < end; ++n) {
+    T *wn = w + n * S, *rn = r + n * S;
+    T m = -INFINITY;
+    for (int64_t i = 0; i < S; ++i) {
+      const T* v = src[i] + n * d;
+      T uv = 0, vv = 0;
+#pragma omp simd reduction(+ : uv, vv)
+      for (int64_t k = 0; k < d; ++k) {
+        uv += v[k] * u[k];
+        vv += v[k] * v[k];
+      }
+      rn[i] = T(1) / std::sqrt(vv / T(d) + eps);
+      z[i] = uv * rn[i] + (off ? off[n * S + i] : T(0));
+      m = std::max(m, z[i]);
+    }
+    T total = 0;
+    for (int64_t i = 0; i < S; ++i) total += (wn[i] = std::exp(z[i] - m));
+    for (int64_t i = 0; i < S; ++i) wn[i] /= total;
+    lse[n] = m + std::log(total);
+    T* hn = h + n * d;
+    const T* v0 = src[0] + n * d;
+#pragma omp simd
+    for (int64_t k = 0; k < d; ++k) hn[k] = wn[0] * v0[k];
+    for (int64_t i = 1; i < S; ++i) {
+      const T* v = src[i] + n * d;
+      const T wi = wn[i];
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) hn[k] += wi * v[k];
+    }
+  }
 }
 
 template <typename T>
-void forward_kernel(const std::vector<const T*>& src, const T* inv, const T* u, const T* off, T* h, T* w, T* lse,
+void forward_kernel(const std::vector<const T*>& src, const T* u, const T* off, T eps, T* h, T* w, T* r, T* lse,
                     int64_t N, int64_t S, int64_t d) {
   at::parallel_for(0, N, 64, [&](int64_t begin, int64_t end) {
-    std::vector<T> z(S);
-    for (int64_t n = begin; n < end; ++n) {
-      T* wn = w + n * S;
-      T m = -INFINITY;
-      for (int64_t i = 0; i < S; ++i) {
-        z[i] = dot(src[i] + n * d, u, d) * inv[n * S + i] + off[n * S + i];
-        m = std::max(m, z[i]);
-      }
-      T total = 0;
-      for (int64_t i = 0; i < S; ++i) total += (wn[i] = std::exp(z[i] - m));
-      for (int64_t i = 0; i < S; ++i) wn[i] /= total;
-      lse[n] = m + std::log(total);
-      T* hn = h + n * d;
-      const T* v0 = src[0] + n * d;
-#pragma omp simd
-      for (int64_t k = 0; k < d; ++k) hn[k] = wn[0] * v0[k];
-      for (int64_t i = 1; i < S; ++i) {
-        const T* v = src[i] + n * d;
-        const T wi = wn[i];
-#pragma omp simd
-        for (int64_t k = 0; k < d; ++k) hn[k] += wi * v[k];
-      }
-    }
+    forward_tokens(src, u, off, eps, h, w, r, lse, begin, end, S, d);
   });
 }
 
-// Per token: gw_i = g.v_i + dL/dw_i, gz_i = w_i (gw_i - sum_j w_j gw_j) + dL/dlse w_i, and then
-// dv_i = w_i g + gz_i inv_i u, dinv_i = gz_i (v_i . u), doffset_i = gz_i, du += gz_i inv_i v_i.
+// Per token: gw_i = g.v_i + dL/dw_i, gz_i = w_i (gw_i - sum_j w_j gw_j) + dL/dlse w_i; with
+// dz_i/dv_i = r_i u - (v_i . u) r_i^3 v_i / d:
+//   dv_i = w_i g + gz_i r_i u - gz_i (v_i . u) r_i^3 / d v_i,   doffset_i = gz_i,   du += gz_i r_i v_i.
+// Tokens [begin, end), their du added to `du`.
 template <typename T>
-void backward_kernel(const std::vector<const T*>& src, const T* inv, const T* u, const T* w, const T* g_h,
-                     const T* g_w, const T* g_lse, const std::vector<T*>& d_src, T* d_inv, T* d_off, T* d_u,
-                     int64_t N, int64_t S, int64_t d) {
+OASIS_CPU_CLONES void backward_tokens(const std::vector<const T*>& src, const T* u, const T* w, const T* r,
+                                      const T* g_h, const T* g_w, const T* g_lse, const std::vector<T*>& d_src,
+                                      T* d_off, T* du, int64_t begin, int64_t end, int64_t S, int64_t d) {
+  std::vector<T> gz(S), uv(S);
+  for (int64_t n = begin; n < end; ++n) {
+    const T *wn = w + n * S, *rn = r + n * S;
+    const T* g = g_h ? g_h + n * d : nullptr;
+    T weighted = 0;
+    for (int64_t i = 0; i < S; ++i) {
+      const T* v = src[i] + n * d;
+      T vu = 0, vg = 0;
+      if (g) {
+#pragma omp simd reduction(+ : vu, vg)
+        for (int64_t k = 0; k < d; ++k) {
+          vu += v[k] * u[k];
+          vg += v[k] * g[k];
+        }
+      } else {
+#pragma omp simd reduction(+ : vu)
+        for (int64_t k = 0; k < d; ++k) vu += v[k] * u[k];
+      }
+      uv[i] = vu;
+      gz[i] = vg + (g_w ? g_w[n * S + i] : T(0));  // gw_i for now
+      weighted += wn[i] * gz[i];
+    }
+    const T lse_grad = g_lse ? g_lse[n] : T(0);
+    for (int64_t i = 0; i < S; ++i) {
+      gz[i] = wn[i] * (gz[i] - weighted + lse_grad);
+      if (d_off) d_off[n * S + i] = gz[i];
+      const T along_u = gz[i] * rn[i], along_v = -gz[i] * uv[i] * rn[i] * rn[i] * rn[i] / T(d), wi = wn[i];
+      const T* v = src[i] + n * d;
+      T* dv = d_src[i] + n * d;
+      if (g) {
+#pragma omp simd
+        for (int64_t k = 0; k < d; ++k) dv[k] = wi * g[k] + along_u * u[k] + along_v * v[k];
+      } else {
+#pragma omp simd
+        for (int64_t k = 0; k < d; ++k) dv[k] = along_u * u[k] + along_v * v[k];
+      }
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) du[k] += along_u * v[k];
+    }
+  }
+}
+
+template <typename T>
+void backward_kernel(const std::vector<const T*>& src, const T* u, const T* w, const T* r, const T* g_h,
+                     const T* g_w, const T* g_lse, const std::vector<T*>& d_src, T* d_off, T* d_u, int64_t N,
+                     int64_t S, int64_t d) {
   const int64_t chunks = (N + kTokensPerChunk - 1) / kTokensPerChunk;
   std::vector<T> du_chunks(chunks * d, T(0));
   at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-    std::vector<T> gz(S), uv(S);
-    for (int64_t c = chunk_begin; c < chunk_end; ++c) {
-      T* du = du_chunks.data() + c * d;
-      for (int64_t n = c * kTokensPerChunk; n < std::min(N, (c + 1) * kTokensPerChunk); ++n) {
-        const T* wn = w + n * S;
-        const T* g = g_h ? g_h + n * d : nullptr;
-        T weighted = 0;
-        for (int64_t i = 0; i < S; ++i) {
-          const T* v = src[i] + n * d;
-          uv[i] = dot(v, u, d);
-          gz[i] = (g ? dot(v, g, d) : T(0)) + (g_w ? g_w[n * S + i] : T(0));  // gw_i for now
-          weighted += wn[i] * gz[i];
-        }
-        const T lse_grad = g_lse ? g_lse[n] : T(0);
-        for (int64_t i = 0; i < S; ++i) {
-          gz[i] = wn[i] * (gz[i] - weighted + lse_grad);
-          d_off[n * S + i] = gz[i];
-          d_inv[n * S + i] = gz[i] * uv[i];
-          const T c_i = gz[i] * inv[n * S + i], wi = wn[i];
-          const T* v = src[i] + n * d;
-          T* dv = d_src[i] + n * d;
-          if (g) {
-#pragma omp simd
-            for (int64_t k = 0; k < d; ++k) dv[k] = wi * g[k] + c_i * u[k];
-          } else {
-#pragma omp simd
-            for (int64_t k = 0; k < d; ++k) dv[k] = c_i * u[k];
-          }
-#pragma omp simd
-          for (int64_t k = 0; k < d; ++k) du[k] += c_i * v[k];
-        }
-      }
-    }
+    for (int64_t c = chunk_begin; c < chunk_end; ++c)
+      backward_tokens(src, u, w, r, g_h, g_w, g_lse, d_src, d_off, du_chunks.data() + c * d, c * kTokensPerChunk,
+                      std::min(N, (c + 1) * kTokensPerChunk), S, d);
   });
   std::fill(d_u, d_u + d, T(0));
   for (int64_t c = 0; c < chunks; ++c)
@@ -110,74 +136,74 @@ std::vector<const T*> pointers(const variable_list& tensors) {
   return out;
 }
 
-const at::Tensor* defined_or_null(const at::Tensor& t) { return t.defined() ? &t : nullptr; }
-
 class FusedDepthMix : public torch::autograd::Function<FusedDepthMix> {
  public:
-  static variable_list forward(AutogradContext* ctx, at::TensorList sources, const at::Tensor& inv,
-                               const at::Tensor& u, const at::Tensor& offset) {
-    const int64_t N = inv.size(0), S = inv.size(1), d = u.size(0);
+  static variable_list forward(AutogradContext* ctx, at::TensorList sources, const at::Tensor& u,
+                               const at::Tensor& offset, double eps) {
+    const int64_t S = int64_t(sources.size()), N = sources[0].size(0), d = u.size(0);
     auto h = torch::empty({N, d}, u.options());
-    auto w = torch::empty({N, S}, u.options());
+    auto w = torch::empty({N, S}, u.options()), r = torch::empty({N, S}, u.options());
     auto lse = torch::empty({N}, u.options());
     AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "depth_mix_forward", [&] {
-      forward_kernel<scalar_t>(pointers<scalar_t>(sources.vec()), inv.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(),
-                               offset.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+      forward_kernel<scalar_t>(pointers<scalar_t>(sources.vec()), u.data_ptr<scalar_t>(),
+                               offset.numel() ? offset.data_ptr<scalar_t>() : nullptr, scalar_t(eps),
+                               h.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), r.data_ptr<scalar_t>(),
                                lse.data_ptr<scalar_t>(), N, S, d);
     });
     variable_list saved = sources.vec();
-    saved.insert(saved.end(), {inv, u, w});
+    saved.insert(saved.end(), {u, w, r});
     ctx->save_for_backward(saved);
+    ctx->saved_data["has_offset"] = offset.numel() > 0;
     ctx->set_materialize_grads(false);
     return {h, w, lse};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     variable_list saved = ctx->get_saved_variables();
-    const at::Tensor w = saved.back(), u = saved[saved.size() - 2], inv = saved[saved.size() - 3];
+    const at::Tensor r = saved.back(), w = saved[saved.size() - 2], u = saved[saved.size() - 3];
     saved.resize(saved.size() - 3);
-    const int64_t N = inv.size(0), S = inv.size(1), d = u.size(0);
+    const int64_t S = int64_t(saved.size()), N = w.size(0), d = u.size(0);
     auto contiguous = [](const at::Tensor& g) { return g.defined() ? g.contiguous() : g; };
     const at::Tensor g_h = contiguous(grads[0]), g_w = contiguous(grads[1]), g_lse = contiguous(grads[2]);
     variable_list out;
     for (int64_t i = 0; i < S; ++i) out.push_back(torch::empty({N, d}, u.options()));
-    auto d_inv = torch::empty({N, S}, u.options()), d_off = torch::empty({N, S}, u.options());
+    at::Tensor d_off;
+    if (ctx->saved_data["has_offset"].toBool()) d_off = torch::empty({N, S}, u.options());
     auto d_u = torch::empty({d}, u.options());
     AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "depth_mix_backward", [&] {
-      auto ptr = [](const at::Tensor* t) { return t ? t->data_ptr<scalar_t>() : nullptr; };
+      auto ptr = [](const at::Tensor& t) { return t.defined() ? t.data_ptr<scalar_t>() : nullptr; };
       std::vector<scalar_t*> d_src;
       for (auto& t : out) d_src.push_back(t.data_ptr<scalar_t>());
-      backward_kernel<scalar_t>(pointers<scalar_t>(saved), inv.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(),
-                                w.data_ptr<scalar_t>(), ptr(defined_or_null(g_h)), ptr(defined_or_null(g_w)),
-                                ptr(defined_or_null(g_lse)), d_src, d_inv.data_ptr<scalar_t>(),
-                                d_off.data_ptr<scalar_t>(), d_u.data_ptr<scalar_t>(), N, S, d);
+      backward_kernel<scalar_t>(pointers<scalar_t>(saved), u.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+                                r.data_ptr<scalar_t>(), ptr(g_h), ptr(g_w), ptr(g_lse), d_src, ptr(d_off),
+                                d_u.data_ptr<scalar_t>(), N, S, d);
     });
-    out.insert(out.end(), {d_inv, d_u, d_off});
+    out.insert(out.end(), {d_u, d_off, at::Tensor()});
     return out;
   }
 };
 
 }  // namespace
 
-DepthMix depth_mix_reference(const std::vector<at::Tensor>& sources, const at::Tensor& inv_rms, const at::Tensor& u,
-                             const at::Tensor& offset) {
-  std::vector<at::Tensor> dots;
-  for (const auto& v : sources) dots.push_back(torch::matmul(v, u));
-  auto logits = torch::stack(dots, 1) * inv_rms;
-  if (offset.defined()) logits = logits + offset;
-  auto w = torch::softmax(logits, 1);
+DepthMix depth_mix_reference(const std::vector<at::Tensor>& sources, const at::Tensor& u, const at::Tensor& offset,
+                             double eps) {
+  std::vector<at::Tensor> logits;
+  for (const auto& v : sources) logits.push_back(torch::matmul(v, u) * torch::rsqrt(v.square().mean(-1) + eps));
+  auto z = torch::stack(logits, 1);
+  if (offset.defined()) z = z + offset;
+  auto w = torch::softmax(z, 1);
   auto h = sources[0] * w.select(1, 0).unsqueeze(-1);
   for (size_t i = 1; i < sources.size(); ++i) h = torch::addcmul(h, sources[i], w.select(1, int64_t(i)).unsqueeze(-1));
-  return {h, w, torch::logsumexp(logits, 1)};
+  return {h, w, torch::logsumexp(z, 1)};
 }
 
-DepthMix depth_mix(const std::vector<at::Tensor>& sources, const at::Tensor& inv_rms, const at::Tensor& u,
-                   const at::Tensor& offset) {
-  if (!u.device().is_cpu()) return depth_mix_reference(sources, inv_rms, u, offset);
+DepthMix depth_mix(const std::vector<at::Tensor>& sources, const at::Tensor& u, const at::Tensor& offset, double eps) {
+  if (!u.device().is_cpu()) return depth_mix_reference(sources, u, offset, eps);
   std::vector<at::Tensor> contiguous;
   for (const auto& v : sources) contiguous.push_back(v.contiguous());
-  auto off = offset.defined() ? offset.contiguous() : torch::zeros_like(inv_rms);
-  auto r = FusedDepthMix::apply(at::TensorList(contiguous), inv_rms.contiguous(), u.contiguous(), off);
+  // No offset: an empty tensor (autograd functions take no undefined inputs).
+  auto r = FusedDepthMix::apply(at::TensorList(contiguous), u.contiguous(),
+                                offset.defined() ? offset.contiguous() : torch::empty({0}, u.options()), eps);
   return {r[0], r[1], r[2]};
 }
 

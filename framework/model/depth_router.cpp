@@ -4,14 +4,10 @@
 
 namespace oasis {
 
-DepthSources::DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null)
-    : eps_(norm_eps), track_null_(track_null) {
+DepthSources::DepthSources(const at::Tensor& embedding, bool track_null) : track_null_(track_null) {
   values = {embedding};
-  inv_rms = {rms_inverse(embedding)};
   if (track_null_) nulls = {torch::zeros({embedding.size(0)}, embedding.options())};
 }
-
-at::Tensor DepthSources::rms_inverse(const at::Tensor& x) const { return inverse_rms(x, eps_); }
 
 void DepthSources::add_to_partial(const at::Tensor& update, const at::Tensor& scale) {
   if (!scale.defined())
@@ -31,7 +27,6 @@ at::Tensor DepthSources::partial_null_mean() const {
 
 void DepthSources::commit_partial(const at::Tensor& block) {
   values.push_back(block);
-  inv_rms.push_back(rms_inverse(block));
   if (track_null_) nulls.push_back(partial_null_mean());
   partial = at::Tensor();
   partial_null = at::Tensor();
@@ -60,16 +55,15 @@ Routed DepthRouterImpl::forward(const DepthSources& s, const at::Tensor& signal,
     r.h = s.values[0];
     r.weights = torch::ones({r.h.size(0), 1}, r.h.options());
   } else {
-    std::vector<at::Tensor> values = s.values, inv_rms = s.inv_rms, nulls = s.nulls;
+    std::vector<at::Tensor> values = s.values, nulls = s.nulls;
     if (s.partial.defined()) {
       values.push_back(s.partial);
-      inv_rms.push_back(s.rms_inverse(s.partial));
       if (!nulls.empty()) nulls.push_back(s.partial_null_mean());
     }
     at::Tensor offset;
     if (null_source_penalty.defined()) offset = -torch::softplus(null_source_penalty) * torch::stack(nulls, 1);
     // RMSNorm_g(v) . w = (v . (g * w)) / rms(v)
-    DepthMix mix = depth_mix(values, torch::stack(inv_rms, 1), key_norm->weight * query, offset);
+    DepthMix mix = depth_mix(values, key_norm->weight * query, offset, key_norm->eps());
     r.h = mix.h;
     r.weights = mix.weights;
     lse = mix.lse;

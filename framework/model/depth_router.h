@@ -4,8 +4,7 @@
 // and the OASIS terms (§6.4-6.5):
 //   variant a: pi_null = sigmoid(a * n_t + c - LSE_i z_i), the sublayer's update is scaled by 1 - pi_null
 //   variant b: z_i -= softplus(lambda) * nu_i, nu_i the mean null mass of the layers behind source i
-// Each source's 1/rms is computed once, when its block is committed; the site's arithmetic is one fused
-// operation (depth_mix.h).
+// The site's arithmetic, key norm included, is one fused operation (depth_mix.h).
 #pragma once
 #include <torch/torch.h>
 
@@ -18,23 +17,20 @@ namespace oasis {
 // All tensors are flattened over tokens (N = B * T).
 class DepthSources {
  public:
-  DepthSources(const at::Tensor& embedding, double norm_eps, bool track_null);  // embedding: [N, d]
+  DepthSources(const at::Tensor& embedding, bool track_null);  // embedding: [N, d]
   void add_to_partial(const at::Tensor& update, const at::Tensor& scale);  // [N, d] times [N] (undefined: 1)
   void add_partial_null(const at::Tensor& nu);     // [N] null mass of an attention sublayer (variant b)
   void commit_partial(const at::Tensor& block);     // the partial sum (as given: taps may transform it) becomes a completed block
-  at::Tensor rms_inverse(const at::Tensor& x) const;   // 1 / rms over the last dim, with the norm's eps
   at::Tensor partial_null_mean() const;                // [N] mean null mass of the partial block (0 if none)
 
   // Read by the routing sites; changed only through the methods above.
   std::vector<at::Tensor> values;   // completed blocks, [N, d] each
-  std::vector<at::Tensor> inv_rms;  // [N] each
   std::vector<at::Tensor> nulls;    // [N] each: mean null mass per completed block (variant b)
   at::Tensor partial;               // [N, d] or undefined
   at::Tensor partial_null;  // [N] sum of the partial block's null masses
   int64_t partial_null_count = 0;
 
  private:
-  double eps_;
   bool track_null_;
 };
 

@@ -1,8 +1,8 @@
 #include "framework/model/normalizers.h"
 
-#include <ATen/Parallel.h>
-
+#include "framework/core/cpu_kernels.h"
 #include "framework/core/errors.h"
+#include "framework/core/vector_exp.h"
 
 namespace oasis {
 
@@ -15,34 +15,61 @@ class Softmax : public ScoreNormalizer {
   }
 };
 
-// ds = p (g - sum_j g_j p_j + c) for each row of length T (c = 0 when `shift` is null).
+// Rows [begin, end) of length L: with m = max_j s_j, e_j = e^{s_j - m}, LSE = m + log sum_j e_j,
+// p_j = e_j sigmoid(LSE) / sum_j e_j (= e^{s_j} / (1 + sum e^{s})). One read pass for the max and one
+// exp pass; the scaling pass runs on the row while it is in cache. Masked scores (-inf) give exact zeros.
 template <typename T>
-void softmax1_backward_rows(const T* g, const T* p, const T* shift, T* out, int64_t rows, int64_t length) {
-  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const T *gr = g + r * length, *pr = p + r * length;
-      T dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t j = 0; j < length; ++j) dot += gr[j] * pr[j];
-      const T offset = (shift ? shift[r] : T(0)) - dot;
-      T* o = out + r * length;
+OASIS_CPU_CLONES void softmax1_forward_rows(const T* s, T* p, T* lse, int64_t begin, int64_t end, int64_t L) {
+  for (int64_t r = begin; r < end; ++r) {
+    const T* sr = s + r * L;
+    T* pr = p + r * L;
+    T m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < L; ++j) m = std::max(m, sr[j]);
+    T total = 0;
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < L; ++j) total += (pr[j] = exp_fast(sr[j] - m));
+    const T l = m + std::log(total);
+    const T sigmoid = l >= 0 ? T(1) / (T(1) + std::exp(-l)) : std::exp(l) / (T(1) + std::exp(l));
+    const T scale = sigmoid / total;
 #pragma omp simd
-      for (int64_t j = 0; j < length; ++j) o[j] = pr[j] * (gr[j] + offset);
-    }
-  });
+    for (int64_t j = 0; j < L; ++j) pr[j] *= scale;
+    lse[r] = l;
+  }
 }
 
-// softmax1(s) = softmax(s) * sigmoid(LSE), as one autograd operation: the fused softmax kernel, then
-// LSE = max s - log(max softmax) (max softmax >= 1/T, so this is exact to rounding), which costs two read-only
-// reductions where logsumexp writes two score-sized temporaries. The backward has the softmax form,
-// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}); on CPU both
-// terms are one pass per row.
+// ds = p (g - sum_j g_j p_j + c) for rows [begin, end) of length L (c = 0 when `shift` is null).
+template <typename T>
+OASIS_CPU_CLONES void softmax1_backward_rows(const T* g, const T* p, const T* shift, T* out, int64_t begin,
+                                             int64_t end, int64_t L) {
+  for (int64_t r = begin; r < end; ++r) {
+    const T *gr = g + r * L, *pr = p + r * L;
+    T dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < L; ++j) dot += gr[j] * pr[j];
+    const T offset = (shift ? shift[r] : T(0)) - dot;
+    T* o = out + r * L;
+#pragma omp simd
+    for (int64_t j = 0; j < L; ++j) o[j] = pr[j] * (gr[j] + offset);
+  }
+}
+
+constexpr int64_t kRowsPerTask = 16;
+
+// softmax1(s) = softmax(s) * sigmoid(LSE), as one autograd operation. The backward has the softmax form,
+// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}); on CPU the forward
+// and the backward are one fused kernel each, elsewhere ATen compositions.
 class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& s) {
-    auto p = torch::softmax(s, -1);
-    auto lse = s.amax(-1) - torch::log(p.amax(-1));
-    p.mul_(torch::sigmoid(lse).unsqueeze(-1));
+    at::Tensor p, lse;
+    if (s.device().is_cpu()) {
+      std::tie(p, lse) = fused_cpu_forward(s);
+    } else {
+      p = torch::softmax(s, -1);
+      lse = s.amax(-1) - torch::log(p.amax(-1));  // max softmax >= 1/T: exact to rounding, no score-sized temporaries
+      p.mul_(torch::sigmoid(lse).unsqueeze(-1));
+    }
     ctx->save_for_backward({p, lse});
     ctx->set_materialize_grads(false);
     return {p, lse};
@@ -61,15 +88,31 @@ class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
   }
 
  private:
-  // ds = p (g - sum_j g_j p_j + c) row by row in one pass (c = 0 without an LSE gradient).
+  static std::pair<at::Tensor, at::Tensor> fused_cpu_forward(const at::Tensor& scores) {
+    const auto s = scores.contiguous();
+    auto p = torch::empty_like(s);
+    auto lse = torch::empty(s.sizes().slice(0, s.dim() - 1), s.options());
+    const int64_t L = s.size(-1), rows = s.numel() / L;
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "softmax1_forward", [&] {
+      const scalar_t* in = s.data_ptr<scalar_t>();
+      scalar_t *out = p.data_ptr<scalar_t>(), *l = lse.data_ptr<scalar_t>();
+      at::parallel_for(0, rows, kRowsPerTask,
+                       [&](int64_t begin, int64_t end) { softmax1_forward_rows(in, out, l, begin, end, L); });
+    });
+    return {p, lse};
+  }
+
   static at::Tensor fused_cpu_backward(const at::Tensor& grad, const at::Tensor& probs, const at::Tensor& lse_grad) {
     const auto g = grad.contiguous(), p = probs.contiguous();
     const auto c = lse_grad.defined() ? lse_grad.contiguous() : at::Tensor();
     auto ds = torch::empty_like(p);
-    const int64_t T = p.size(-1), rows = p.numel() / T;
+    const int64_t L = p.size(-1), rows = p.numel() / L;
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "softmax1_backward", [&] {
-      softmax1_backward_rows<scalar_t>(g.data_ptr<scalar_t>(), p.data_ptr<scalar_t>(),
-                                       c.defined() ? c.data_ptr<scalar_t>() : nullptr, ds.data_ptr<scalar_t>(), rows, T);
+      const scalar_t *gp = g.data_ptr<scalar_t>(), *pp = p.data_ptr<scalar_t>();
+      const scalar_t* cp = c.defined() ? c.data_ptr<scalar_t>() : nullptr;
+      scalar_t* out = ds.data_ptr<scalar_t>();
+      at::parallel_for(0, rows, kRowsPerTask,
+                       [&](int64_t begin, int64_t end) { softmax1_backward_rows(gp, pp, cp, out, begin, end, L); });
     });
     return ds;
   }

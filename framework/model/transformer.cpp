@@ -142,7 +142,7 @@ at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& 
   auto tokens = [&](const at::Tensor& x) { return x.reshape({B * T, -1}); };  // [B, T, .] -> [N, .]
   auto sequence = [&](const at::Tensor& x) { return x.view({B, T, d}); };    // [N, d] -> [B, T, d]
 
-  DepthSources sources(tokens(embedded), c.norm_eps, b);
+  DepthSources sources(tokens(embedded), b);
   at::Tensor signal;  // n_t [N] (variant a)
   if (a) signal = torch::zeros({B * T}, embedded.options());
   int64_t sublayers_done = 0;
