@@ -162,5 +162,39 @@ TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
   }
 }
 
+// Training hands the normalizers unmasked scores and a causal flag (the CPU kernels skip the future keys);
+// decoding hands them a mask tensor. Both must equal normalizing scores with -inf filled in, for every
+// normalizer, in values, LSE, null mass and the gradient through probabilities and LSE together.
+TEST(ScoreMask, CausalFlagEqualsFilledScoresForEveryNormalizer) {
+  const int64_t T = 13;
+  const auto future = torch::ones({T, T}, torch::kBool).triu(1);
+  for (const std::string kind : {"softmax", "softmax1", "clipped", "softpick", "sink"}) {
+    for (auto dtype : {torch::kDouble, torch::kFloat}) {
+      const double rtol = dtype == torch::kDouble ? 1e-10 : 1e-5, atol = dtype == torch::kDouble ? 1e-12 : 1e-6;
+      torch::manual_seed(21);
+      auto s = (torch::randn({2, 3, T, T}, dtype) * 4).requires_grad_();
+      auto normalizer = make_normalizer(kind, 3, 12, 1, T);
+      const Normalized flagged = normalizer->forward(s, ScoreMask{true, {}}, true);
+      const Normalized given = normalizer->forward(s, ScoreMask{false, future}, true);
+      const Normalized filled = normalizer->forward(s.masked_fill(future, -INFINITY));
+      for (const Normalized* n : {&flagged, &given}) {
+        EXPECT_TRUE(torch::equal(n->probs.masked_select(future), torch::zeros({T * (T - 1) / 2 * 6}, dtype))) << kind;
+        EXPECT_TRUE(torch::allclose(n->probs, filled.probs, rtol, atol)) << kind;
+        EXPECT_TRUE(torch::allclose(n->lse, filled.lse, rtol, atol)) << kind;
+        ASSERT_EQ(n->null_mass.defined(), filled.null_mass.defined()) << kind;
+        if (filled.null_mass.defined()) EXPECT_TRUE(torch::allclose(n->null_mass, filled.null_mass, rtol, atol)) << kind;
+      }
+      auto gradient = [&](const Normalized& n) {
+        torch::manual_seed(4);
+        auto loss = (n.probs * torch::randn_like(n.probs)).sum() + (n.lse * torch::randn_like(n.lse)).sum();
+        return torch::autograd::grad({loss}, {s}, {}, true)[0];
+      };
+      const auto reference = gradient(filled);
+      EXPECT_TRUE(torch::allclose(gradient(flagged), reference, rtol, atol)) << kind << " gradient, causal flag";
+      EXPECT_TRUE(torch::allclose(gradient(given), reference, rtol, atol)) << kind << " gradient, mask tensor";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace oasis

@@ -60,7 +60,8 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
                                                  const AttentionStep* step) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
-  at::Tensor q, k, v = qkv[2], blocked;  // [B, H, T, D]
+  at::Tensor q, k, v = qkv[2];  // [B, H, T, D]
+  ScoreMask mask;
   if (step) {
     q = rotary_.apply(qkv[0], *step->positions);
     k = rotary_.apply(qkv[1], *step->positions);
@@ -70,14 +71,14 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
     }
     *step->keys = k;
     *step->values = v;
-    blocked = *step->blocked;
+    mask.blocked = *step->blocked;
   } else {
     q = rotary_.apply(qkv[0]);
     k = rotary_.apply(qkv[1]);
-    blocked = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
+    mask.causal = true;
   }
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
-  Normalized n = normalizer->forward(scores.masked_fill(blocked, -INFINITY), want_lse || taps.on());
+  Normalized n = normalizer->forward(scores, mask, want_lse || taps.on());
   auto probs = taps.site("probs", n.probs);
   if (n.lse.defined()) taps.emit("lse", n.lse);
   if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);

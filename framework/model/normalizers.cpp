@@ -6,42 +6,50 @@
 
 namespace oasis {
 
+at::Tensor ScoreMask::apply(const at::Tensor& scores) const {
+  if (causal) {
+    const int64_t T = scores.size(-2), S = scores.size(-1);
+    auto future = torch::ones({T, S}, scores.options().dtype(torch::kBool)).triu(S - T + 1);
+    return scores.masked_fill(future, -INFINITY);
+  }
+  return blocked.defined() ? scores.masked_fill(blocked, -INFINITY) : scores;
+}
+
 namespace {
 
-class Softmax : public ScoreNormalizer {
- public:
-  Normalized forward(const at::Tensor& s, bool want_lse) override {
-    return {torch::softmax(s, -1), want_lse ? torch::logsumexp(s, -1) : at::Tensor(), {}};
-  }
-};
-
-// Rows [begin, end) of length L: with m = max_j s_j, e_j = e^{s_j - m}, LSE = m + log sum_j e_j,
-// p_j = e_j sigmoid(LSE) / sum_j e_j (= e^{s_j} / (1 + sum e^{s})). One read pass for the max and one
-// exp pass; the scaling pass runs on the row while it is in cache. Masked scores (-inf) give exact zeros.
+// Rows [begin, end) of length L. With `causal_T` > 0 row r is query r % T of a causal [T, T] block and sees
+// keys 0..r % T; the keys after it are written as zeros without being read. Over the visible keys:
+// m = max s_j, e_j = e^{s_j - m}, LSE = m + log sum e_j, p_j = k e_j / sum e_j with k = 1 (softmax) or
+// k = sigmoid(LSE) (softmax1: p_j = e^{s_j} / (1 + sum e^{s})). Hidden keys given as -inf give exact zeros.
 template <typename T>
-OASIS_CPU_CLONES void softmax1_forward_rows(const T* s, T* p, T* lse, int64_t begin, int64_t end, int64_t L) {
+OASIS_CPU_CLONES void softmax_forward_rows(const T* s, T* p, T* lse, int64_t begin, int64_t end, int64_t L,
+                                           int64_t causal_T, bool null_logit) {
   for (int64_t r = begin; r < end; ++r) {
     const T* sr = s + r * L;
     T* pr = p + r * L;
+    const int64_t n = causal_T ? r % causal_T + 1 : L;
     T m = -INFINITY;
 #pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < L; ++j) m = std::max(m, sr[j]);
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, sr[j]);
     T total = 0;
 #pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < L; ++j) total += (pr[j] = exp_fast(sr[j] - m));
+    for (int64_t j = 0; j < n; ++j) total += (pr[j] = exp_fast(sr[j] - m));
     const T l = m + std::log(total);
-    const T sigmoid = l >= 0 ? T(1) / (T(1) + std::exp(-l)) : std::exp(l) / (T(1) + std::exp(l));
-    const T scale = sigmoid / total;
+    T keep = 1;
+    if (null_logit) keep = l >= 0 ? T(1) / (T(1) + std::exp(-l)) : std::exp(l) / (T(1) + std::exp(l));
+    const T scale = keep / total;
 #pragma omp simd
-    for (int64_t j = 0; j < L; ++j) pr[j] *= scale;
+    for (int64_t j = 0; j < n; ++j) pr[j] *= scale;
+    std::fill(pr + n, pr + L, T(0));
     lse[r] = l;
   }
 }
 
-// ds = p (g - sum_j g_j p_j + c) for rows [begin, end) of length L (c = 0 when `shift` is null).
+// ds = p (g - sum_j g_j p_j + c) for rows [begin, end) of length L (c = 0 when `shift` is null). Hidden keys
+// have p = 0 and so get no gradient, as through a masked fill.
 template <typename T>
-OASIS_CPU_CLONES void softmax1_backward_rows(const T* g, const T* p, const T* shift, T* out, int64_t begin,
-                                             int64_t end, int64_t L) {
+OASIS_CPU_CLONES void softmax_backward_rows(const T* g, const T* p, const T* shift, T* out, int64_t begin,
+                                            int64_t end, int64_t L) {
   for (int64_t r = begin; r < end; ++r) {
     const T *gr = g + r * L, *pr = p + r * L;
     T dot = 0;
@@ -56,72 +64,107 @@ OASIS_CPU_CLONES void softmax1_backward_rows(const T* g, const T* p, const T* sh
 
 constexpr int64_t kRowsPerTask = 16;
 
-// softmax1(s) = softmax(s) * sigmoid(LSE), as one autograd operation. The backward has the softmax form,
-// ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s) = p (1 + e^{-LSE}); on CPU the forward
-// and the backward are one fused kernel each, elsewhere ATen compositions.
-class Softmax1Function : public torch::autograd::Function<Softmax1Function> {
+// Softmax (null_logit false) or Softmax1 (true) of the scores and their LSE as one autograd operation. The
+// backward has the softmax form, ds = p (g - sum_j g_j p_j), plus dL/dLSE times dLSE/ds = softmax(s), which
+// is p for softmax and p (1 + e^{-LSE}) for softmax1. On CPU each direction is one fused kernel (`causal`:
+// the scores are unmasked and the kernel applies the causal mask); elsewhere ATen compositions on masked
+// scores.
+class SoftmaxWithLse : public torch::autograd::Function<SoftmaxWithLse> {
  public:
-  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& s) {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& s,
+                                                bool causal, bool null_logit) {
     at::Tensor p, lse;
     if (s.device().is_cpu()) {
-      std::tie(p, lse) = fused_cpu_forward(s);
+      std::tie(p, lse) = cpu_forward(s, causal, null_logit);
     } else {
+      TORCH_CHECK(!causal, "SoftmaxWithLse: off the CPU the caller applies the mask");
       p = torch::softmax(s, -1);
-      lse = s.amax(-1) - torch::log(p.amax(-1));  // max softmax >= 1/T: exact to rounding, no score-sized temporaries
-      p.mul_(torch::sigmoid(lse).unsqueeze(-1));
+      lse = s.amax(-1) - torch::log(p.amax(-1));  // max softmax >= 1/S: exact to rounding, no score-sized temporaries
+      if (null_logit) p.mul_(torch::sigmoid(lse).unsqueeze(-1));
     }
     ctx->save_for_backward({p, lse});
+    ctx->saved_data["null_logit"] = null_logit;
     ctx->set_materialize_grads(false);
     return {p, lse};
   }
+
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &p = saved[0], &lse = saved[1];
-    at::Tensor lse_grad;  // per row: dL/dLSE (1 + e^{-LSE})
-    if (grads[1].defined()) lse_grad = grads[1] * (1.0 + torch::exp(-lse));
-    if (grads[0].defined() && p.device().is_cpu()) return {fused_cpu_backward(grads[0], p, lse_grad)};
+    at::Tensor lse_grad;  // per row: dL/dLSE, times (1 + e^{-LSE}) for softmax1
+    if (grads[1].defined())
+      lse_grad = ctx->saved_data["null_logit"].toBool() ? grads[1] * (1.0 + torch::exp(-lse)) : grads[1];
     at::Tensor ds;
-    if (grads[0].defined()) ds = torch::_softmax_backward_data(grads[0], p, -1, p.scalar_type());
-    if (lse_grad.defined()) ds = ds.defined() ? ds.addcmul_(p, lse_grad.unsqueeze(-1)) : p * lse_grad.unsqueeze(-1);
-    return {ds};
+    if (grads[0].defined() && p.device().is_cpu()) {
+      ds = cpu_backward(grads[0], p, lse_grad);
+    } else {
+      if (grads[0].defined()) ds = torch::_softmax_backward_data(grads[0], p, -1, p.scalar_type());
+      if (lse_grad.defined()) ds = ds.defined() ? ds.addcmul_(p, lse_grad.unsqueeze(-1)) : p * lse_grad.unsqueeze(-1);
+    }
+    return {ds, at::Tensor(), at::Tensor()};
   }
 
  private:
-  static std::pair<at::Tensor, at::Tensor> fused_cpu_forward(const at::Tensor& scores) {
+  static std::pair<at::Tensor, at::Tensor> cpu_forward(const at::Tensor& scores, bool causal, bool null_logit) {
     const auto s = scores.contiguous();
+    const int64_t L = s.size(-1), rows = s.numel() / L;
+    TORCH_CHECK(!causal || s.size(-2) == L, "causal scores must be square, got ", s.sizes());
     auto p = torch::empty_like(s);
     auto lse = torch::empty(s.sizes().slice(0, s.dim() - 1), s.options());
-    const int64_t L = s.size(-1), rows = s.numel() / L;
-    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "softmax1_forward", [&] {
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "softmax_forward", [&] {
       const scalar_t* in = s.data_ptr<scalar_t>();
       scalar_t *out = p.data_ptr<scalar_t>(), *l = lse.data_ptr<scalar_t>();
-      at::parallel_for(0, rows, kRowsPerTask,
-                       [&](int64_t begin, int64_t end) { softmax1_forward_rows(in, out, l, begin, end, L); });
+      at::parallel_for(0, rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
+        softmax_forward_rows(in, out, l, begin, end, L, causal ? L : 0, null_logit);
+      });
     });
     return {p, lse};
   }
 
-  static at::Tensor fused_cpu_backward(const at::Tensor& grad, const at::Tensor& probs, const at::Tensor& lse_grad) {
+  static at::Tensor cpu_backward(const at::Tensor& grad, const at::Tensor& probs, const at::Tensor& lse_grad) {
     const auto g = grad.contiguous(), p = probs.contiguous();
     const auto c = lse_grad.defined() ? lse_grad.contiguous() : at::Tensor();
     auto ds = torch::empty_like(p);
     const int64_t L = p.size(-1), rows = p.numel() / L;
-    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "softmax1_backward", [&] {
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "softmax_backward", [&] {
       const scalar_t *gp = g.data_ptr<scalar_t>(), *pp = p.data_ptr<scalar_t>();
       const scalar_t* cp = c.defined() ? c.data_ptr<scalar_t>() : nullptr;
       scalar_t* out = ds.data_ptr<scalar_t>();
       at::parallel_for(0, rows, kRowsPerTask,
-                       [&](int64_t begin, int64_t end) { softmax1_backward_rows(gp, pp, cp, out, begin, end, L); });
+                       [&](int64_t begin, int64_t end) { softmax_backward_rows(gp, pp, cp, out, begin, end, L); });
     });
     return ds;
   }
 };
 
+// The fused operation on CPU, with the causal mask left to the kernel; elsewhere on masked scores.
+torch::autograd::variable_list softmax_with_lse(const at::Tensor& s, const ScoreMask& mask, bool null_logit) {
+  const bool fused_mask = s.device().is_cpu() && mask.causal;
+  return SoftmaxWithLse::apply(fused_mask ? s : mask.apply(s), fused_mask, null_logit);
+}
+
+// Plain softmax and, when wanted, its LSE (free on CPU).
+Normalized plain_softmax(const at::Tensor& s, const ScoreMask& mask, bool want_lse) {
+  if (s.device().is_cpu()) {
+    auto out = softmax_with_lse(s, mask, false);
+    return {out[0], want_lse ? out[1] : at::Tensor(), {}};
+  }
+  const auto masked = mask.apply(s);
+  return {torch::softmax(masked, -1), want_lse ? torch::logsumexp(masked, -1) : at::Tensor(), {}};
+}
+
+class Softmax : public ScoreNormalizer {
+ public:
+  Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool want_lse) override {
+    return plain_softmax(s, mask, want_lse);
+  }
+};
+
 class Softmax1 : public ScoreNormalizer {
  public:
-  Normalized forward(const at::Tensor& s, bool) override {
-    auto out = Softmax1Function::apply(s);
+  Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool) override {
+    auto out = softmax_with_lse(s, mask, true);
     return {out[0], out[1], torch::sigmoid(-out[1])};
   }
 };
@@ -129,9 +172,10 @@ class Softmax1 : public ScoreNormalizer {
 class Clipped : public ScoreNormalizer {
  public:
   Clipped(double gamma, double zeta) : gamma_(gamma), zeta_(zeta) {}
-  Normalized forward(const at::Tensor& s, bool want_lse) override {
-    auto p = torch::clamp((zeta_ - gamma_) * torch::softmax(s, -1) + gamma_, 0.0, 1.0);
-    return {p, want_lse ? torch::logsumexp(s, -1) : at::Tensor(), {}};
+  Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool want_lse) override {
+    Normalized n = plain_softmax(s, mask, want_lse);
+    n.probs = torch::clamp((zeta_ - gamma_) * n.probs + gamma_, 0.0, 1.0);  // hidden keys: clamp(gamma) = 0
+    return n;
   }
 
  private:
@@ -140,7 +184,8 @@ class Clipped : public ScoreNormalizer {
 
 class Softpick : public ScoreNormalizer {
  public:
-  Normalized forward(const at::Tensor& s, bool want_lse) override {
+  Normalized forward(const at::Tensor& scores, const ScoreMask& mask, bool want_lse) override {
+    const auto s = mask.apply(scores);
     // Everything divided by e^m: num = relu(e^{s-m} - e^{-m}), den = sum |e^{s-m} - e^{-m}| + eps e^{-m}.
     auto m = std::get<0>(s.max(-1, true)).detach();
     auto shifted = torch::exp(s - m) - torch::exp(-m);
@@ -154,7 +199,8 @@ class Softpick : public ScoreNormalizer {
 class Sink : public ScoreNormalizer {
  public:
   explicit Sink(int64_t n_heads) { logit = register_parameter("logit", torch::zeros({n_heads})); }
-  Normalized forward(const at::Tensor& s, bool) override {
+  Normalized forward(const at::Tensor& scores, const ScoreMask& mask, bool) override {
+    const auto s = mask.apply(scores);
     auto lse = torch::logsumexp(s, -1);                                     // [B, H, T]
     auto sink = logit.view({1, -1, 1}).expand_as(lse);
     auto total = torch::logaddexp(lse, sink);
