@@ -7,6 +7,7 @@
 #include "framework/core/vector_exp.h"
 #include "framework/model/depth_mix.h"
 #include "framework/model/normalizers.h"
+#include "framework/model/rotary.h"
 
 namespace oasis {
 namespace {
@@ -192,6 +193,26 @@ TEST(ScoreMask, CausalFlagEqualsFilledScoresForEveryNormalizer) {
       const auto reference = gradient(filled);
       EXPECT_TRUE(torch::allclose(gradient(flagged), reference, rtol, atol)) << kind << " gradient, causal flag";
       EXPECT_TRUE(torch::allclose(gradient(given), reference, rtol, atol)) << kind << " gradient, mask tensor";
+    }
+  }
+}
+
+// The fused rotation against the ATen form: q taken from a strided qkv projection as in attention, tables
+// shared over the batch (training) or per row (decoding), values and gradients.
+TEST(RotateHalf, MatchesTheAtenFormInValuesAndGradients) {
+  const int64_t B = 2, T = 5, H = 3, D = 8;
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    for (int64_t table_rows : {int64_t(1), B}) {
+      torch::manual_seed(8);
+      auto qkv = torch::randn({B, T, 3, H, D}, dtype).requires_grad_();
+      auto q = qkv.permute({2, 0, 3, 1, 4})[0];  // [B, H, T, D], not contiguous
+      auto cos = torch::randn({table_rows, T, D / 2}, dtype), sin = torch::randn({table_rows, T, D / 2}, dtype);
+      auto fused = rotate_half(q, cos, sin), reference = rotate_half_reference(q, cos, sin);
+      EXPECT_TRUE(torch::allclose(fused, reference, 1e-6, 1e-6)) << "table rows " << table_rows;
+      auto g = torch::randn_like(fused);
+      auto grad_fused = torch::autograd::grad({fused}, {qkv}, {g})[0];
+      auto grad_reference = torch::autograd::grad({reference}, {qkv}, {g})[0];
+      EXPECT_TRUE(torch::allclose(grad_fused, grad_reference, 1e-6, 1e-6)) << "table rows " << table_rows;
     }
   }
 }

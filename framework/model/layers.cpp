@@ -18,30 +18,6 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return x * inverse_rms(x, eps_).unsqueeze(-1) * weight;
 }
 
-Rotary::Rotary(int64_t head_dim, int64_t max_seq_len, double theta) {
-  const int64_t half = head_dim / 2;
-  auto inv_freq = torch::pow(theta, -torch::arange(0, half, torch::kDouble) / double(half));
-  auto angles = torch::outer(torch::arange(0, max_seq_len, torch::kDouble), inv_freq);
-  cos_ = angles.cos().to(torch::kFloat);
-  sin_ = angles.sin().to(torch::kFloat);
-}
-
-torch::Tensor Rotary::apply(const torch::Tensor& x) const {
-  const int64_t T = x.size(2), half = x.size(3) / 2;
-  auto cos = cos_.slice(0, 0, T).to(x.device(), x.scalar_type());
-  auto sin = sin_.slice(0, 0, T).to(x.device(), x.scalar_type());
-  auto x1 = x.slice(-1, 0, half), x2 = x.slice(-1, half);
-  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
-}
-
-torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& positions) const {
-  const int64_t half = x.size(3) / 2;
-  auto cos = cos_.to(x.device(), x.scalar_type()).index({positions}).unsqueeze(1);  // [B, 1, T, D/2]
-  auto sin = sin_.to(x.device(), x.scalar_type()).index({positions}).unsqueeze(1);
-  auto x1 = x.slice(-1, 0, half), x2 = x.slice(-1, half);
-  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
-}
-
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,
                                                  double rope_theta, std::shared_ptr<ScoreNormalizer> normalizer_,
                                                  std::shared_ptr<AttentionGate> gate_)

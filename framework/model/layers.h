@@ -9,6 +9,7 @@
 
 #include "framework/model/gates.h"
 #include "framework/model/normalizers.h"
+#include "framework/model/rotary.h"
 #include "framework/model/taps.h"
 
 namespace oasis {
@@ -27,17 +28,6 @@ class RMSNormImpl : public torch::nn::Module {
   double eps_;
 };
 TORCH_MODULE(RMSNorm);
-
-// Rotates pairs (i, i + d/2) of each head by position-dependent angles (the "rotate half" layout).
-class Rotary {
- public:
-  Rotary(int64_t head_dim, int64_t max_seq_len, double theta);
-  torch::Tensor apply(const torch::Tensor& x) const;  // x: [B, H, T, D] at positions 0..T-1
-  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& positions) const;  // positions: [B, T]
-
- private:
-  torch::Tensor cos_, sin_;  // [max_seq_len, D/2]
-};
 
 // One attention layer's part of incremental decoding: where the new tokens sit, which keys each may see,
 // and the layer's cached keys and values, which the call extends.
