@@ -7,6 +7,7 @@
 #include "framework/core/vector_exp.h"
 #include "framework/model/depth_mix.h"
 #include "framework/model/normalizers.h"
+#include "framework/model/rms_norm.h"
 #include "framework/model/rotary.h"
 
 namespace oasis {
@@ -214,6 +215,24 @@ TEST(RotateHalf, MatchesTheAtenFormInValuesAndGradients) {
       auto grad_reference = torch::autograd::grad({reference}, {qkv}, {g})[0];
       EXPECT_TRUE(torch::allclose(grad_fused, grad_reference, 1e-6, 1e-6)) << "table rows " << table_rows;
     }
+  }
+}
+
+TEST(RmsNorm, MatchesTheAtenFormInValuesAndGradients) {
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    const double tol = dtype == torch::kDouble ? 1e-10 : 1e-5;
+    torch::manual_seed(12);
+    auto x = (torch::randn({3, 100, 24}, dtype) * 3).requires_grad_();  // 300 tokens: more than one dw chunk
+    auto w = (torch::randn({24}, dtype) + 1).requires_grad_();
+    const double eps = 0.3;  // large, so a misplaced eps shows
+    auto fused = rms_norm(x, w, eps), reference = rms_norm_reference(x, w, eps);
+    EXPECT_TRUE(torch::allclose(fused, reference, tol, tol));
+    auto g = torch::randn_like(fused);
+    auto grad_fused = torch::autograd::grad({fused}, {x, w}, {g});
+    auto grad_reference = torch::autograd::grad({reference}, {x, w}, {g});
+    for (size_t k = 0; k < 2; ++k)
+      EXPECT_TRUE(torch::allclose(grad_fused[k], grad_reference[k], tol, tol))
+          << (k ? "dw" : "dx") << ": max diff " << (grad_fused[k] - grad_reference[k]).abs().max().item<double>();
   }
 }
 

@@ -5,17 +5,12 @@
 namespace oasis {
 namespace F = torch::nn::functional;
 
-// Through the 2-norm: one pass forward and one backward, where pow + mean take two and three.
-torch::Tensor inverse_rms(const torch::Tensor& x, double eps) {
-  return torch::rsqrt(torch::linalg_vector_norm(x, 2, {-1}).square() / double(x.size(-1)) + eps);
-}
-
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  return x * inverse_rms(x, eps_).unsqueeze(-1) * weight;
+  return rms_norm(x, weight, eps_);
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,

@@ -9,13 +9,11 @@
 
 #include "framework/model/gates.h"
 #include "framework/model/normalizers.h"
+#include "framework/model/rms_norm.h"
 #include "framework/model/rotary.h"
 #include "framework/model/taps.h"
 
 namespace oasis {
-
-// 1 / sqrt(mean(x^2) + eps) over the last dimension (which it drops).
-torch::Tensor inverse_rms(const torch::Tensor& x, double eps);
 
 class RMSNormImpl : public torch::nn::Module {
  public:
