@@ -14,10 +14,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Gradients of u are summed per fixed chunk of tokens and the chunks in order, so the result does not
-// depend on the thread count (exact resume compares weights bit for bit).
-constexpr int64_t kTokensPerChunk = 128;
-
 // Tokens [begin, end) of the forward pass.
 template <typename T>
 OASIS_CPU_CLONES void forward_tokens(const std::vector<const T*>& src, const T* u, const T* off, T eps, T* h, T* w,
@@ -117,16 +113,9 @@ template <typename T>
 void backward_kernel(const std::vector<const T*>& src, const T* u, const T* w, const T* r, const T* g_h,
                      const T* g_w, const T* g_lse, const std::vector<T*>& d_src, T* d_off, T* d_u, int64_t N,
                      int64_t S, int64_t d) {
-  const int64_t chunks = (N + kTokensPerChunk - 1) / kTokensPerChunk;
-  std::vector<T> du_chunks(chunks * d, T(0));
-  at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-    for (int64_t c = chunk_begin; c < chunk_end; ++c)
-      backward_tokens(src, u, w, r, g_h, g_w, g_lse, d_src, d_off, du_chunks.data() + c * d, c * kTokensPerChunk,
-                      std::min(N, (c + 1) * kTokensPerChunk), S, d);
+  sum_over_token_chunks(N, d, d_u, [&](int64_t begin, int64_t end, T* du) {
+    backward_tokens(src, u, w, r, g_h, g_w, g_lse, d_src, d_off, du, begin, end, S, d);
   });
-  std::fill(d_u, d_u + d, T(0));
-  for (int64_t c = 0; c < chunks; ++c)
-    for (int64_t k = 0; k < d; ++k) d_u[k] += du_chunks[c * d + k];
 }
 
 template <typename T>

@@ -1,8 +1,6 @@
 #include "framework/model/rms_norm.h"
 
-#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "framework/core/cpu_kernels.h"
 
@@ -12,9 +10,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// dw is summed per fixed chunk of tokens and the chunks in order: the same bits on any thread count.
-constexpr int64_t kTokensPerChunk = 128;
 
 template <typename T>
 OASIS_CPU_CLONES void forward_tokens(const T* x, const T* w, T eps, T* y, T* r, int64_t begin, int64_t end, int64_t d) {
@@ -73,23 +68,16 @@ class FusedRmsNorm : public torch::autograd::Function<FusedRmsNorm> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1], &r = saved[2];
     const auto g = grads[0].contiguous();
-    const int64_t d = x.size(-1), N = x.numel() / d, chunks = (N + kTokensPerChunk - 1) / kTokensPerChunk;
+    const int64_t d = x.size(-1), N = x.numel() / d;
     auto dx = torch::empty_like(x);
     auto dw = torch::empty({d}, x.options());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rms_norm_backward", [&] {
-      std::vector<scalar_t> dw_chunks(chunks * d, scalar_t(0));
       const scalar_t *xp = x.data_ptr<scalar_t>(), *wp = w.data_ptr<scalar_t>(), *rp = r.data_ptr<scalar_t>();
       const scalar_t* gp = g.data_ptr<scalar_t>();
       scalar_t* dxp = dx.data_ptr<scalar_t>();
-      at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-        for (int64_t c = chunk_begin; c < chunk_end; ++c)
-          backward_tokens(xp, wp, rp, gp, dxp, dw_chunks.data() + c * d, c * kTokensPerChunk,
-                          std::min(N, (c + 1) * kTokensPerChunk), d);
+      sum_over_token_chunks(N, d, dw.data_ptr<scalar_t>(), [&](int64_t begin, int64_t end, scalar_t* dw_part) {
+        backward_tokens(xp, wp, rp, gp, dxp, dw_part, begin, end, d);
       });
-      scalar_t* dwp = dw.data_ptr<scalar_t>();
-      std::fill(dwp, dwp + d, scalar_t(0));
-      for (int64_t c = 0; c < chunks; ++c)
-        for (int64_t k = 0; k < d; ++k) dwp[k] += dw_chunks[c * d + k];
     });
     return {dx, dw, at::Tensor()};
   }
