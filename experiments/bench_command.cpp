@@ -64,6 +64,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
   std::string presets_text, only, out_file, profile_dir, schemes_text;
   int64_t steps = 10, warmup = 3, decode_tokens = 256, decode_batch = 1;
+  double peak_tflops = 0;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&steps)->default_value(10), "timed steps per preset")(
@@ -74,6 +75,9 @@ int cmd_bench(const std::vector<std::string>& args) {
       "decode-tokens", po::value(&decode_tokens)->default_value(256),
       "greedy decoding speed with and without the KV cache at this many new tokens (0: skip)")(
       "decode-batch", po::value(&decode_batch)->default_value(1), "sequences decoded together")(
+      "peak-tflops", po::value(&peak_tflops)->default_value(0),
+      "the device's declared peak TFLOP/s at the run's precision, for the MFU column (e.g. 989 for an H200 in "
+      "dense bf16; 0: no MFU)")(
       "profile", po::value(&profile_dir),
       "after timing, trace one more step per preset into DIR/PRESET.trace.json (Chrome trace: chrome://tracing or "
       "ui.perfetto.dev)")("only", po::value(&only), "(internal) measure one preset and print its result");
@@ -81,15 +85,19 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (parsed.help) {
     print_help(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
-        "                   [--eval-schemes fp,w8a8,...] [--decode-tokens N] [--decode-batch B] [--profile DIR]\n\n"
-        "Measures training throughput (median step time -> tokens/s) and peak resident memory of each preset at\n"
-        "the size CONFIG gives, each in its own process, and prints the overhead of each against `standard`.\n\n",
+        "                   [--eval-schemes fp,w8a8,...] [--decode-tokens N] [--decode-batch B] [--profile DIR]\n"
+        "                   [--peak-tflops P]\n\n"
+        "Measures training throughput (median step time -> tokens/s, model TFLOP/s and, given the device's peak,\n"
+        "MFU) and peak resident memory of each preset at the size CONFIG gives, each in its own process, and\n"
+        "prints the overhead of each against `standard`. Model FLOPs per token: 6 per matmul weight (LM head\n"
+        "included) + 12 L d T (attention), the same for every preset (framework/run/bench.h).\n\n",
         options);
     return 0;
   }
   const auto& positional_args = parsed.positional;
   if (positional_args.empty()) throw ConfigError("oasis bench: expected a CONFIG file (see `oasis bench --help`)");
   if (steps < 1 || warmup < 0) throw ConfigError("oasis bench: --steps must be >= 1 and --warmup >= 0");
+  if (peak_tflops < 0) throw ConfigError("oasis bench: --peak-tflops must be >= 0");
   if (decode_tokens < 0 || decode_batch < 1)
     throw ConfigError("oasis bench: --decode-tokens must be >= 0 and --decode-batch >= 1");
   const std::string config_file = positional_args[0];
@@ -110,10 +118,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   const std::vector<std::string> presets = split_commas(presets_text);
   for (const auto& p : presets) model_presets().get(p);  // unknown names fail before any work
   const Config config = load_config(config_file, overrides);
-  log_line(fmt::format("bench: {} | d_model {} | layers {} | heads {} | seq {} | batch {} x {} | threads {} | "
-                       "{} warm-up + {} timed steps per preset, interleaved",
-                       config_file, config.model.d_model, config.model.n_layers, config.model.n_heads, config.data.seq_len,
-                       config.train.batch_size, config.train.grad_accum, config.threads, warmup, steps));
+
   std::map<std::string, ChildRun> runs;
   for (const auto& preset : presets) {
     std::vector<std::string> child = {"oasis", "bench", config_file};
@@ -123,6 +128,12 @@ int cmd_bench(const std::vector<std::string>& args) {
   }
   std::vector<std::unique_ptr<SpeedTrial>> trials;
   for (const auto& preset : presets) trials.push_back(std::make_unique<SpeedTrial>(preset_config(preset)));
+  log_line(fmt::format("bench: {} | d_model {} | layers {} | heads {} | seq {} | batch {} x {} | {} {} | attention {} | "
+                       "threads {} | {} warm-up + {} timed steps per preset, interleaved",
+                       config_file, config.model.d_model, config.model.n_layers, config.model.n_heads, config.data.seq_len,
+                       config.train.batch_size, config.train.grad_accum, trials.front()->device_name(),
+                       trials.front()->precision(), trials.front()->fused_attention() ? "fused" : "written",
+                       config.threads, warmup, steps));
   std::vector<std::vector<double>> times(presets.size());
   for (int64_t step = 0; step < warmup + steps; ++step)
     for (size_t i = 0; i < presets.size(); ++i) {
@@ -162,6 +173,12 @@ int cmd_bench(const std::vector<std::string>& args) {
     r["median_step_ms"] = median(times[i]);
     r["tokens_per_s"] = double(trials[i]->tokens_per_step()) / (median(times[i]) / 1000.0);
     r["step_ms"] = times[i];
+    r["flops_per_token"] = trials[i]->flops_per_token();
+    r["tflops"] = trials[i]->flops_per_token() * r["tokens_per_s"].get<double>() / 1e12;
+    r["device"] = trials[i]->device_name();
+    r["precision"] = trials[i]->precision();
+    r["attention_kernel"] = trials[i]->fused_attention() ? "fused" : "written";
+    if (peak_tflops > 0) r["mfu"] = r["tflops"].get<double>() / peak_tflops;
   }
   const double base_ms = runs.count("standard") ? runs["standard"].result["median_step_ms"].get<double>() : 0;
   std::vector<std::vector<std::string>> table;
@@ -170,8 +187,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     const auto& r = runs[preset];
     const double ms = r.result["median_step_ms"].get<double>();
     const std::string overhead = base_ms > 0 ? fmt::format("{:+.1f}%", 100.0 * (ms / base_ms - 1.0)) : "n/a";
+    const double tflops = r.result["tflops"].get<double>();
     table.push_back({preset, std::to_string(r.result["parameters"].get<int64_t>()), fmt::format("{:.1f}", ms),
-                     fmt::format("{:.0f}", r.result["tokens_per_s"].get<double>()), overhead,
+                     fmt::format("{:.0f}", r.result["tokens_per_s"].get<double>()),
+                     tflops >= 1 ? fmt::format("{:.1f}", tflops) : fmt::format("{:.4f}", tflops),
+                     peak_tflops > 0 ? fmt::format("{:.1f}%", 100.0 * tflops / peak_tflops) : "n/a", overhead,
                      fmt::format("{:.0f}", r.peak_rss_mb)});
     auto row = r.result;
     row["preset"] = preset;
@@ -180,7 +200,10 @@ int cmd_bench(const std::vector<std::string>& args) {
     out.push_back(row);
   }
   log_line(markdown_table(
-      {"preset", "parameters", "step ms (median)", "tokens/s", "overhead vs standard", "peak RSS MB"}, table));
+      {"preset", "parameters", "step ms (median)", "tokens/s", "model TFLOP/s", "MFU", "overhead vs standard",
+       "peak RSS MB"},
+      table));
+  if (peak_tflops > 0) log_line(fmt::format("bench: MFU against a declared peak of {} TFLOP/s", peak_tflops));
   if (!schemes.empty()) {
     std::vector<std::vector<std::string>> eval_table;
     for (size_t i = 0; i < presets.size(); ++i) {

@@ -152,6 +152,64 @@ TEST(Optimizer, NormsAndEmbeddingsAreNotDecayedUnlessAsked) {
   EXPECT_EQ(make_optimizer(*model, t)->param_groups()[1].params().size(), 0u);
 }
 
+// Two copies of one model, one stepped by LibTorch's AdamW and one by ours, over steps with changing
+// learning rates and a parameter that sometimes has no gradient: bit for bit the same parameters and
+// state, and each optimizer's saved state loads into the other.
+TEST(Optimizer, MultiTensorAdamWEqualsLibTorchsAdamWBitForBit) {
+  ModelConfig c = test::small_model("oasis");
+  auto ours_model = build_model(c, 50), reference_model = build_model(c, 50);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = reference_model->parameters(), to = ours_model->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  }
+  TrainConfig t;
+  t.lr = 3e-3;
+  t.weight_decay = 0.1;
+  auto ours = make_optimizer(*ours_model, t);
+  ASSERT_NE(dynamic_cast<MultiTensorAdamW*>(ours.get()), nullptr);
+  // The reference: LibTorch's AdamW over the same two groups.
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (size_t g = 0; g < ours->param_groups().size(); ++g) {
+    const auto& group = ours->param_groups()[g];
+    std::vector<at::Tensor> params;
+    auto all = ours_model->parameters(), mirror = reference_model->parameters();
+    for (const auto& p : group.params())
+      for (size_t i = 0; i < all.size(); ++i)
+        if (all[i].is_same(p)) params.push_back(mirror[i]);
+    groups.emplace_back(params, group.options().clone());
+  }
+  torch::optim::AdamW reference(groups, torch::optim::AdamWOptions(t.lr));
+  auto tokens = torch::randint(50, {2, 9}, torch::kLong);
+  for (int step = 0; step < 5; ++step) {
+    set_lr(*ours, lr_at(t, step) * (step + 1));
+    set_lr(reference, lr_at(t, step) * (step + 1));
+    for (auto* m : {ours_model.get(), reference_model.get()}) {
+      m->zero_grad();
+      m->forward(tokens).pow(2).mean().backward();
+      if (step == 2) m->named_parameters()["final_norm.weight"].mutable_grad() = at::Tensor();  // skipped this step
+    }
+    ours->step();
+    reference.step();
+  }
+  auto a = ours_model->parameters(), b = reference_model->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+
+  // Checkpoint compatibility: our state saved, loaded into LibTorch's, gives equal states.
+  const auto file = (test::scratch_dir() / "adamw.pt").string();
+  torch::save(*ours, file);
+  torch::optim::AdamW loaded(groups, torch::optim::AdamWOptions(t.lr));
+  torch::load(loaded, file);
+  ASSERT_EQ(loaded.state().size(), reference.state().size());
+  for (const auto& [key, state] : reference.state()) {
+    auto& expect = static_cast<torch::optim::AdamWParamState&>(*state);
+    auto& got = static_cast<torch::optim::AdamWParamState&>(*loaded.state().at(key));
+    EXPECT_EQ(got.step(), expect.step());
+    EXPECT_TRUE(torch::equal(got.exp_avg(), expect.exp_avg()));
+    EXPECT_TRUE(torch::equal(got.exp_avg_sq(), expect.exp_avg_sq()));
+  }
+}
+
 TEST(Training, ResumeIsExact) {
   auto dir = test::scratch_dir();
   Config straight = test::tiny_config(dir);

@@ -301,7 +301,8 @@ TEST(ModelZoo, BenchReportsEveryPreset) {
   Config c = test::tiny_config(dir);
   const std::string yaml = test::write_text(dir / "tiny.yaml", config_to_yaml(c));
   const std::string out = (dir / "bench.json").string();
-  auto r = test::run_cli("bench " + yaml + " --presets standard,oasis,attnres --steps 2 --warmup 1 --decode-tokens 16 --out " + out);
+  auto r = test::run_cli("bench " + yaml +
+                         " --presets standard,oasis,attnres --steps 2 --warmup 1 --decode-tokens 16 --peak-tflops 0.5 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("| oasis "), std::string::npos) << r.output;
   const auto rows = nlohmann::json::parse(read_file(out));
@@ -318,6 +319,17 @@ TEST(ModelZoo, BenchReportsEveryPreset) {
   EXPECT_NE(r.output.find("decode tok/s, KV cache (16 new, batch 1)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("eval tokens/s"), std::string::npos) << r.output;
   EXPECT_EQ(rows[0]["overhead_vs_standard"].get<double>(), 0.0);
+  // Model FLOPs: every standard weight but the 2L + 1 norm gains is a matmul weight (tied LM head), 6 FLOPs
+  // each per token, plus 12 L d T; the routing adds none, so every preset is credited the same.
+  const double L = double(c.model.n_layers), d = double(c.model.d_model), T = double(c.data.seq_len);
+  const double standard_flops = 6 * (rows[0]["parameters"].get<double>() - (2 * L + 1) * d) + 12 * L * d * T;
+  for (const auto& row : rows) {
+    EXPECT_DOUBLE_EQ(row["flops_per_token"].get<double>(), standard_flops) << row["preset"];
+    EXPECT_NEAR(row["tflops"].get<double>(), standard_flops * row["tokens_per_s"].get<double>() / 1e12, 1e-12);
+    EXPECT_NEAR(row["mfu"].get<double>(), row["tflops"].get<double>() / 0.5, 1e-12);
+    EXPECT_EQ(row["precision"], "fp32");
+  }
+  EXPECT_NE(r.output.find("MFU against a declared peak of 0.5 TFLOP/s"), std::string::npos) << r.output;
   r = test::run_cli("bench " + yaml + " --presets standard,oasys");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("did you mean 'oasis'"), std::string::npos) << r.output;

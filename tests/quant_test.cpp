@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/paths.h"
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/quant/transform.h"

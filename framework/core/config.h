@@ -291,6 +291,8 @@ struct Config {
   int64_t seed = 0;
   int64_t threads = 0;  // 0: all cores
   std::string device = "cpu";
+  std::string precision = "auto";
+  std::string attention_kernel = "auto";
   ModelConfig model;
   DataConfig data;
   TrainConfig train;
@@ -308,6 +310,14 @@ struct Config {
     v.field("seed", seed, "the one seed: init, data order, evaluation samples", between<int64_t>(0, int64_t(1) << 62));
     v.field("threads", threads, "CPU threads for LibTorch; 0 = all cores", between<int64_t>(0, 4096));
     v.field("device", device, "compute device", one_of({"auto", "cpu", "cuda"}));
+    v.field("precision", precision,
+            "matmul precision: bf16 (fp32 master weights; softmax, norms, routing, residual and statistics stay fp32), "
+            "fp32, or auto (bf16 on cuda, fp32 on cpu)",
+            one_of({"auto", "fp32", "bf16"}));
+    v.field("attention_kernel", attention_kernel,
+            "softmax/softmax1 attention without taps: fused (one scaled-dot-product call, no [T, T] matrix), written "
+            "(scores -> normalizer -> weighted sum), or auto (fused with LibTorch 2.x or on cuda)",
+            one_of({"auto", "fused", "written"}));
     v.section("model", model);
     v.section("data", data);
     v.section("train", train);

@@ -41,6 +41,13 @@ c10::Device resolve_device(const std::string& device) {
   return c10::Device(c10::kCUDA, 0);
 }
 
+c10::ScalarType resolve_precision(const std::string& precision, const c10::Device& device) {
+  if (precision == "bf16" || (precision == "auto" && device.is_cuda())) return c10::kBFloat16;
+  return c10::kFloat;
+}
+
+const char* precision_name(c10::ScalarType compute_dtype) { return compute_dtype == c10::kBFloat16 ? "bf16" : "fp32"; }
+
 void seed_everything(int64_t seed) { torch::manual_seed(uint64_t(seed)); }
 
 }  // namespace oasis

@@ -27,6 +27,15 @@ struct KVCache {
   }
 };
 
+// How a model computes, not what: set after building (and moving) it.
+struct ComputeSettings {
+  // The matmuls' dtype, fp32 or bf16. Parameters stay fp32 either way (the master weights the optimizer
+  // updates); norms, normalizers, routing and the residual stream stay fp32.
+  c10::ScalarType dtype = c10::kFloat;
+  // Softmax and Softmax1 attention as one fused call while no taps are attached (model/fused_attention.h).
+  bool fused_attention = false;
+};
+
 class LanguageModel : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& tokens) = 0;
@@ -36,6 +45,7 @@ class LanguageModel : public torch::nn::Module {
   virtual at::Tensor decode(const at::Tensor& tokens, const at::Tensor& valid, KVCache& cache) = 0;
   virtual int64_t vocab_size() const = 0;
   virtual int64_t max_seq_len() const = 0;
+  virtual void configure(const ComputeSettings& settings) = 0;
   // nullptr detaches; taps cost nothing while detached.
   void attach(TapObserver* observer) { observer_ = observer; }
   void attach_transform(TapTransform* transform) { transform_ = transform; }

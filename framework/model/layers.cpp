@@ -2,8 +2,14 @@
 
 #include <cmath>
 
+#include "framework/model/fused_attention.h"
+
 namespace oasis {
 namespace F = torch::nn::functional;
+
+at::Tensor project(const torch::nn::Linear& linear, const at::Tensor& x, c10::ScalarType dtype) {
+  return F::linear(x.to(dtype), linear->weight.to(dtype));
+}
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
@@ -30,7 +36,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_head
 AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse,
                                                  const AttentionStep* step) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = wqkv->forward(x).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  auto qkv = project(wqkv, x, compute_dtype).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
   at::Tensor q, k, v = qkv[2];  // [B, H, T, D]
   ScoreMask mask;
   if (step) {
@@ -48,14 +54,26 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
     k = rotary_.apply(qkv[1]);
     mask.causal = true;
   }
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
-  Normalized n = normalizer->forward(scores, mask, want_lse || taps.on());
-  auto probs = taps.site("probs", n.probs);
-  if (n.lse.defined()) taps.emit("lse", n.lse);
-  if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
-  auto heads = torch::matmul(probs, v);  // [B, H, T, D]
+  at::Tensor heads;  // [B, H, T, D]
+  Normalized n;
+  const FusedForm form = normalizer->fused_form();
+  const bool fusable = form == FusedForm::softmax1 || (form == FusedForm::softmax && !want_lse);
+  if (use_fused_attention && fusable && !taps.attached()) {
+    FusedAttention f = fused_attention(q, k, v, mask, form, want_lse);
+    heads = f.out;
+    n.lse = f.lse;
+    n.null_mass = f.null_mass;
+  } else {
+    auto scores = torch::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * (1.0 / std::sqrt(double(head_dim_)));
+    n = normalizer->forward(scores, mask, want_lse || taps.on());
+    auto probs = taps.site("probs", n.probs);
+    if (n.lse.defined()) taps.emit("lse", n.lse);
+    if (n.null_mass.defined()) taps.emit("null_mass", n.null_mass);
+    heads = torch::matmul(probs.to(compute_dtype), v);
+  }
   if (gate) heads = gate->forward(heads, x, taps);
-  auto out = wo->forward(taps.site("heads", heads.transpose(1, 2).reshape({B, T, C})));
+  auto concatenated = taps.site("heads", heads.transpose(1, 2).reshape({B, T, C}));
+  auto out = project(wo, concatenated, compute_dtype).to(x.scalar_type());
   taps.emit("out", out);
   return {out, n.lse, n.null_mass};
 }
@@ -67,7 +85,8 @@ SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ff) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x, const Taps& taps) {
-  auto out = w_down->forward(taps.site("hidden", F::silu(w_gate->forward(x)) * w_up->forward(x)));
+  auto hidden = F::silu(project(w_gate, x, compute_dtype)) * project(w_up, x, compute_dtype);
+  auto out = project(w_down, taps.site("hidden", hidden), compute_dtype).to(x.scalar_type());
   taps.emit("out", out);
   return out;
 }

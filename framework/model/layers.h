@@ -1,5 +1,7 @@
 // Building blocks of the pre-norm decoder: RMSNorm, rotary position embedding, causal self-attention
-// written out (scores -> normalizer -> weighted sum -> optional gate -> W_O, so maps stay observable),
+// written out (scores -> normalizer -> weighted sum -> optional gate -> W_O, so maps stay observable; with
+// no taps attached, softmax (without LSE) and softmax1 (with LSE and null mass if wanted) may run fused
+// instead, model/fused_attention.h),
 // and the SwiGLU MLP.
 #pragma once
 #include <memory>
@@ -14,6 +16,10 @@
 #include "framework/model/taps.h"
 
 namespace oasis {
+
+// x W^T with x and W cast to `dtype` (no-ops in fp32). In bf16 the fp32 weight is the master copy: the cast
+// is part of the graph, so its gradient arrives in fp32.
+at::Tensor project(const torch::nn::Linear& linear, const at::Tensor& x, c10::ScalarType dtype);
 
 class RMSNormImpl : public torch::nn::Module {
  public:
@@ -50,11 +56,15 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // heads after the gate: the input of W_O), out (after W_O). The log-sum-exp is
   // computed when `want_lse` or taps are on (or the normalizer needs it anyway).
   // `step`: decode incrementally against cached keys and values instead of attending within x.
+  // The output has x's dtype (the residual stream's); projections and the two attention matmuls run in
+  // `compute_dtype`, the normalizer in fp32.
   AttentionResult forward(const torch::Tensor& x, const Taps& taps = {}, bool want_lse = false,
                           const AttentionStep* step = nullptr);
   torch::nn::Linear wqkv{nullptr}, wo{nullptr};
   std::shared_ptr<ScoreNormalizer> normalizer;
   std::shared_ptr<AttentionGate> gate;  // may be null
+  c10::ScalarType compute_dtype = at::kFloat;
+  bool use_fused_attention = false;  // may run fused when no taps are attached (ComputeSettings)
 
  private:
   int64_t n_heads_, head_dim_;
@@ -65,9 +75,11 @@ TORCH_MODULE(CausalSelfAttention);
 class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t d_model, int64_t d_ff);
-  // Taps: hidden (silu(x W_gate) * x W_up, the input of W_down), out.
+  // Taps: hidden (silu(x W_gate) * x W_up, the input of W_down), out. Matmuls in `compute_dtype`; the
+  // output has x's dtype.
   torch::Tensor forward(const torch::Tensor& x, const Taps& taps = {});
   torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
+  c10::ScalarType compute_dtype = at::kFloat;
 };
 TORCH_MODULE(SwiGLU);
 

@@ -156,6 +156,7 @@ Normalized plain_softmax(const at::Tensor& s, const ScoreMask& mask, bool want_l
 
 class Softmax : public ScoreNormalizer {
  public:
+  FusedForm fused_form() const override { return FusedForm::softmax; }
   Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool want_lse) override {
     return plain_softmax(s, mask, want_lse);
   }
@@ -163,6 +164,7 @@ class Softmax : public ScoreNormalizer {
 
 class Softmax1 : public ScoreNormalizer {
  public:
+  FusedForm fused_form() const override { return FusedForm::softmax1; }
   Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool) override {
     auto out = softmax_with_lse(s, mask, true);
     return {out[0], out[1], torch::sigmoid(-out[1])};

@@ -35,8 +35,12 @@ struct ScoreMask {
   at::Tensor apply(const at::Tensor& scores) const;  // -inf where hidden
 };
 
+// The normalizers that fused attention kernels can run without the weights (framework/model/fused_attention.h).
+enum class FusedForm { none, softmax, softmax1 };
+
 class ScoreNormalizer : public torch::nn::Module {
  public:
+  virtual FusedForm fused_form() const { return FusedForm::none; }
   // `want_lse`: the caller needs the log-sum-exp (OASIS evidence, taps); otherwise it may be skipped.
   virtual Normalized forward(const at::Tensor& scores, const ScoreMask& mask, bool want_lse) = 0;
   // Scores already holding -inf where hidden.

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "framework/core/runtime.h"
+#include "framework/model/fused_attention.h"
+
 namespace oasis {
 
 const Registry<ModelPreset>& model_presets() {
@@ -58,6 +61,12 @@ std::string model_components_problem(const ModelConfig& c) {
 
 std::shared_ptr<LanguageModel> build_model(const ModelConfig& config, int64_t vocab_size) {
   return std::make_shared<Transformer>(config, resolve_components(config), vocab_size);
+}
+
+ComputeSettings compute_settings(const Config& config, const c10::Device& device) {
+  const std::string& kernel = config.attention_kernel;
+  return {resolve_precision(config.precision, device),
+          kernel == "fused" || (kernel == "auto" && prefer_fused_attention(device))};
 }
 
 }  // namespace oasis

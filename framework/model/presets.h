@@ -25,4 +25,7 @@ ModelComponents resolve_components(const ModelConfig& config);
 // Builds the configured model with the given vocabulary size.
 std::shared_ptr<LanguageModel> build_model(const ModelConfig& config, int64_t vocab_size);
 
+// The config's `precision` and `attention_kernel` on `device` (auto resolved).
+ComputeSettings compute_settings(const Config& config, const c10::Device& device);
+
 }  // namespace oasis

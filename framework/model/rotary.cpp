@@ -81,17 +81,26 @@ Rotary::Rotary(int64_t head_dim, int64_t max_seq_len, double theta) {
   sin_ = angles.sin().to(torch::kFloat);
 }
 
+namespace {
+// bf16 q and k are rotated in fp32 (angles of late positions lose their low bits in bf16) and cast back.
+torch::Tensor rotate_in_float(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const auto dtype = x.scalar_type();
+  if (dtype == at::kBFloat16 || dtype == at::kHalf) return rotate_half(x.to(at::kFloat), cos, sin).to(dtype);
+  return rotate_half(x, cos.to(dtype), sin.to(dtype));
+}
+}  // namespace
+
 torch::Tensor Rotary::apply(const torch::Tensor& x) const {
   const int64_t T = x.size(2);
-  auto cos = cos_.slice(0, 0, T).to(x.device(), x.scalar_type()).unsqueeze(0);  // [1, T, D/2]
-  auto sin = sin_.slice(0, 0, T).to(x.device(), x.scalar_type()).unsqueeze(0);
-  return rotate_half(x, cos, sin);
+  auto cos = cos_.slice(0, 0, T).to(x.device()).unsqueeze(0);  // [1, T, D/2]
+  auto sin = sin_.slice(0, 0, T).to(x.device()).unsqueeze(0);
+  return rotate_in_float(x, cos, sin);
 }
 
 torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& positions) const {
-  auto cos = cos_.to(x.device(), x.scalar_type()).index({positions});  // [B, T, D/2]
-  auto sin = sin_.to(x.device(), x.scalar_type()).index({positions});
-  return rotate_half(x, cos, sin);
+  auto cos = cos_.to(x.device()).index({positions});  // [B, T, D/2]
+  auto sin = sin_.to(x.device()).index({positions});
+  return rotate_in_float(x, cos, sin);
 }
 
 }  // namespace oasis

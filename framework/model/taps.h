@@ -31,6 +31,8 @@ struct Taps {
   TapTransform* transformer = nullptr;
 
   bool on() const { return observer != nullptr; }
+  // An observer or a transform may want every site (attention weights included).
+  bool attached() const { return observer != nullptr || transformer != nullptr; }
   std::string name_of(const char* name) const { return prefix.empty() ? name : prefix + "." + name; }
   void emit(const char* name, const at::Tensor& value) const {
     if (observer) observer->observe(name_of(name), value.detach());

@@ -67,6 +67,18 @@ void Transformer::initialize(const ModelConfig& c) {
   }
 }
 
+void Transformer::configure(const ComputeSettings& settings) {
+  TORCH_CHECK(settings.dtype == at::kFloat || settings.dtype == at::kBFloat16,
+              "compute dtype: expected fp32 or bf16, got ", settings.dtype);
+  compute_dtype_ = settings.dtype;
+  for (size_t i = 0; i < blocks->size(); ++i) {
+    auto block = blocks[i]->as<DecoderBlock>();
+    block->attn->compute_dtype = settings.dtype;
+    block->attn->use_fused_attention = settings.fused_attention;
+    block->mlp->compute_dtype = settings.dtype;
+  }
+}
+
 namespace {
 // A sublayer's input as it arrives (`routed`: the residual stream, or the AttnRes mixture) and after its norm.
 at::Tensor normed_input(RMSNorm& norm, const at::Tensor& routed, const Taps& taps) {
@@ -118,7 +130,7 @@ at::Tensor Transformer::forward_tokens(const at::Tensor& tokens, Decoding* decod
   const Taps taps = root_taps();
   auto x = embed->forward(tokens);
   x = components_.router == "attnres" ? forward_attnres(x, taps, decoding) : forward_standard(x, taps, decoding);
-  return lm_head->forward(normed_input(final_norm, x, taps.child("final")));
+  return project(lm_head, normed_input(final_norm, x, taps.child("final")), compute_dtype_);
 }
 
 at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps& taps, Decoding* decoding) {

@@ -46,6 +46,7 @@ class Transformer : public LanguageModel {
   at::Tensor decode(const at::Tensor& tokens, const at::Tensor& valid, KVCache& cache) override;
   int64_t vocab_size() const override { return vocab_size_; }
   int64_t max_seq_len() const override { return config_.max_seq_len; }
+  void configure(const ComputeSettings& settings) override;
   struct Decoding;  // positions, mask and cache of an incremental step
 
   torch::nn::Embedding embed{nullptr};
@@ -64,6 +65,7 @@ class Transformer : public LanguageModel {
   ModelConfig config_;
   ModelComponents components_;
   int64_t vocab_size_;
+  c10::ScalarType compute_dtype_ = at::kFloat;  // the LM head's
 };
 
 }  // namespace oasis

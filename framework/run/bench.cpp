@@ -21,6 +21,7 @@ namespace oasis {
 struct SpeedTrial::State {
   Config config;
   c10::Device device = c10::kCPU;
+  ComputeSettings compute;
   TokenizedData data;
   std::shared_ptr<LanguageModel> model;
   std::unique_ptr<torch::optim::AdamW> optimizer;
@@ -37,6 +38,8 @@ SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
   seed_everything(c.seed);
   s.model = build_model(c.model_to_build(), s.data.tokenizer->vocab_size());
   s.model->to(s.device);
+  s.compute = compute_settings(c, s.device);
+  s.model->configure(s.compute);
   s.model->train();
   s.optimizer = make_optimizer(*s.model, c.train);
   s.windows = std::make_unique<WindowSampler>(s.data.split("train"), c.data.seq_len, c.data.bos,
@@ -112,6 +115,20 @@ int64_t SpeedTrial::tokens_per_step() const {
   const TrainConfig& t = state_->config.train;
   return t.batch_size * t.grad_accum * state_->config.data.seq_len;
 }
+
+double SpeedTrial::flops_per_token() const {
+  const Config& c = state_->config;
+  double matmul_weights = 0;
+  for (const auto& p : state_->model->named_parameters()) {
+    const bool embedding = p.key() == "embed.weight";
+    if (p.value().dim() == 2 && (!embedding || c.model.tie_embeddings)) matmul_weights += double(p.value().numel());
+  }
+  return 6.0 * matmul_weights + 12.0 * double(c.model.n_layers) * double(c.model.d_model) * double(c.data.seq_len);
+}
+
+std::string SpeedTrial::device_name() const { return state_->device.str(); }
+const char* SpeedTrial::precision() const { return precision_name(state_->compute.dtype); }
+bool SpeedTrial::fused_attention() const { return state_->compute.fused_attention; }
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "framework/core/config.h"
@@ -25,6 +26,15 @@ class SpeedTrial {
   double decode_tokens_per_s(int64_t new_tokens, int64_t batch, bool use_cache);
   int64_t parameters() const;
   int64_t tokens_per_step() const;
+  // Model FLOPs of one training token (forward + backward), the convention of MFU (PaLM, appendix B):
+  // 6 per weight of every matrix multiplied with the activations (the LM head included, the embedding
+  // lookup not) + 12 L d T for the attention scores and weighted sums (T the sequence length, counted over
+  // the whole square). Norms, softmax, gates' elementwise work and AttnRes routing are not counted, so every
+  // preset is credited with the same useful work and its extra cost shows as lower MFU.
+  double flops_per_token() const;
+  std::string device_name() const;
+  const char* precision() const;
+  bool fused_attention() const;
 
  private:
   struct State;

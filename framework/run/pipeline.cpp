@@ -35,6 +35,7 @@ struct Session {
   Config config;
   fs::path run_dir;
   c10::Device device = c10::kCPU;
+  ComputeSettings compute;
   int64_t threads = 1;
   TokenizedData data;
   ModelComponents components;
@@ -74,12 +75,16 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   s.components = resolve_components(config.model);
   s.model = build_model(config.model_to_build(), s.data.tokenizer->vocab_size());
   s.model->to(s.device);
+  s.compute = compute_settings(config, s.device);
+  s.model->configure(s.compute);
 
   auto rows = config_rows(config);
   rows.emplace_back("(code version)", code_version());
   rows.emplace_back("(config hash)", config_hash(config));
   rows.emplace_back("(run dir)", run_dir.string());
-  rows.emplace_back("(device / threads)", fmt::format("{} / {}", s.device.str(), s.threads));
+  rows.emplace_back("(device / precision / attention / threads)",
+                    fmt::format("{} / {} / {} / {}", s.device.str(), precision_name(s.compute.dtype),
+                                s.compute.fused_attention ? "fused" : "written", s.threads));
   rows.emplace_back("(dataset source)", s.data.corpus.source.string());
   rows.emplace_back("(splits)", s.data.corpus.split_rule);
   rows.emplace_back("(vocab size)", std::to_string(s.data.tokenizer->vocab_size()));
@@ -182,7 +187,7 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
   }
   if (!c.stats.enabled) return;
   StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
-                 s.device.str(), "fp32", c.stats.split, s.run_dir.string(), c.seed, stats_windows.size(0),
+                 s.device.str(), precision_name(s.compute.dtype), c.stats.split, s.run_dir.string(), c.seed, stats_windows.size(0),
                  stats_windows.size(1), c.data.bos};
   std::vector<const SchemeStats*> pointers;
   for (const auto& st : all_stats) pointers.push_back(&st);
@@ -256,6 +261,8 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
           {"seed", c.seed},
           {"checkpoint_step", checkpoint_step},
           {"device", s.device.str()},
+          {"precision", precision_name(s.compute.dtype)},
+          {"attention_kernel", s.compute.fused_attention ? "fused" : "written"},
           {"model", {{"preset", c.model.preset}, {"router", m.router}, {"attnres_blocks", m.attnres_blocks},
                      {"normalizer", m.normalizer}, {"gate", m.gate}, {"null_signal", m.null_signal},
                      {"parameters", parameter_count(*s.model)}, {"vocab_size", s.data.tokenizer->vocab_size()}}},

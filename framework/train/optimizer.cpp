@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "framework/core/torch_compat.h"
+
 namespace oasis {
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& t) {
@@ -19,7 +21,55 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, co
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(t.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.lr));
+  return std::make_unique<MultiTensorAdamW>(groups, torch::optim::AdamWOptions(t.lr));
+}
+
+at::Tensor MultiTensorAdamW::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  at::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
+    TORCH_CHECK(!options.amsgrad(), "MultiTensorAdamW: amsgrad is not supported");
+    const auto [beta1, beta2] = options.betas();
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+    std::vector<at::Scalar> bias_root2, neg_step_size;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      TORCH_CHECK(!p.grad().is_sparse(), "MultiTensorAdamW: sparse gradients are not supported");
+      // The state under the key LibTorch's AdamW uses, so checkpoints of either load into the other.
+      auto& slot = state()[compat::optimizer_state_key(p)];
+      if (!slot) {
+        auto fresh = std::make_unique<torch::optim::AdamWParamState>();
+        fresh->step(0);
+        fresh->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        fresh->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        slot = std::move(fresh);
+      }
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*slot);
+      st.step(st.step() + 1);
+      params.push_back(p);
+      grads.push_back(p.grad());
+      exp_avgs.push_back(st.exp_avg());
+      exp_avg_sqs.push_back(st.exp_avg_sq());
+      bias_root2.emplace_back(std::sqrt(1 - std::pow(beta2, st.step())));
+      neg_step_size.emplace_back(-options.lr() / (1 - std::pow(beta1, st.step())));
+    }
+    if (params.empty()) continue;
+    if (options.weight_decay() != 0) at::_foreach_mul_(params, 1 - options.lr() * options.weight_decay());
+    at::_foreach_mul_(exp_avgs, beta1);
+    at::_foreach_add_(exp_avgs, grads, 1 - beta1);
+    at::_foreach_mul_(exp_avg_sqs, beta2);
+    at::_foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2);
+    auto denom = at::_foreach_sqrt(exp_avg_sqs);
+    at::_foreach_div_(denom, bias_root2);
+    at::_foreach_add_(denom, options.eps());
+    at::_foreach_addcdiv_(params, exp_avgs, denom, neg_step_size);
+  }
+  return loss;
 }
 
 double lr_at(const TrainConfig& t, int64_t step) {

@@ -10,6 +10,16 @@
 
 namespace oasis {
 
+// LibTorch's AdamW, stepped with multi-tensor (`_foreach`) operations: the same arithmetic in the same
+// order, state and checkpoint format, so the parameters come out bit for bit the same (tested), but a
+// handful of operations per parameter group instead of about ten per parameter -- on a GPU, where each is a
+// kernel launch, that is ~1,500 launches fewer per step at GPT-2-small size. amsgrad is not supported.
+class MultiTensorAdamW : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+  at::Tensor step(LossClosure closure = nullptr) override;
+};
+
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& train);
 
 // Linear warmup from lr/warmup to lr over warmup_steps, then cosine decay to lr * min_lr_ratio at `steps`.
