@@ -52,6 +52,20 @@ TEST(FakeQuant, ErrorIsAtMostHalfAStepForInRangeValues) {
     }
 }
 
+// bf16 activations are quantized in fp32: the same bins as their fp32 values, rounded to bf16 once.
+TEST(FakeQuant, Bf16InputsAreQuantizedInFp32) {
+  torch::manual_seed(4);
+  auto x = (torch::randn({32, 64}) * 2).to(torch::kBFloat16);
+  for (int64_t bits : {4, 8}) {
+    FakeQuantizer q(spec(bits, true), -1);
+    q.observe(x);
+    q.freeze();
+    auto got = q.forward(x);
+    ASSERT_EQ(got.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(torch::equal(got, q.forward(x.to(torch::kFloat)).to(torch::kBFloat16))) << bits << " bits";
+  }
+}
+
 TEST(FakeQuant, Int8MatchesHandComputedExamples) {
   // Symmetric: absmax 1.27 -> s = 1.27 / 127 = 0.01; x / s = 0.4, 0.6, -1.49, 127 -> q = 0, 1, -1, 127.
   auto x = torch::tensor({0.004, 0.006, -0.0149, 1.27}, torch::kDouble);

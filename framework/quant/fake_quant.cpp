@@ -25,9 +25,10 @@ QuantParams quant_params(const at::Tensor& min_in, const at::Tensor& max_in, con
 }
 
 at::Tensor fake_quantize(const at::Tensor& x, const QuantParams& p, const QuantSpec& spec) {
-  auto s = p.scale.to(x.scalar_type()), z = p.zero_point.to(x.scalar_type());
-  auto q = torch::clamp(torch::round(x / s) + z, double(spec.qmin()), double(spec.qmax()));
-  auto dequantized = (q - z) * s;
+  const auto dtype = at::promote_types(x.scalar_type(), at::kFloat);
+  auto s = p.scale.to(dtype), z = p.zero_point.to(dtype);
+  auto q = torch::clamp(torch::round(x.detach().to(dtype) / s) + z, double(spec.qmin()), double(spec.qmax()));
+  auto dequantized = ((q - z) * s).to(x.scalar_type());
   if (!x.requires_grad()) return dequantized;
   return x + (dequantized - x).detach();  // straight-through estimator
 }

@@ -33,7 +33,8 @@ struct QuantParams {
 };
 QuantParams quant_params(const at::Tensor& min, const at::Tensor& max, const QuantSpec& spec);
 
-// x^ with a straight-through gradient.
+// x^ with a straight-through gradient, in x's dtype. The arithmetic runs in fp32 (double for double): in
+// bf16, x / s could land in the wrong bin and (q - z) s off the grid.
 at::Tensor fake_quantize(const at::Tensor& x, const QuantParams& p, const QuantSpec& spec);
 
 // The min and max of x reduced to the spec's granularity (kept as broadcastable dims). `channel_dim` is the
