@@ -44,10 +44,13 @@ read -r -a extra <<<"${BENCH_ARGS:-}"
 for size in ${SIZES:-gpt2-small paper}; do
   for kernel in ${KERNELS:-fused written}; do
     say "bench $size attention_kernel=$kernel ($(elapsed))"
+    run_log=$(mktemp)
     "$build/oasis" bench "$repo/configs/bench/$size.yaml" attention_kernel="$kernel" "${extra[@]}" \
       --presets "${PRESETS:-standard,attnres,oasis}" --steps "${STEPS:-10}" --warmup 3 --peak-tflops 989 \
-      --eval-schemes "" --decode-tokens 0 --out "$out/bench-$size-$kernel.json" >>"$log" 2>&1 || say "bench failed"
-    sed -n '/^| preset/,/^$/p' "$log" | tail -n +1 | grep "^|" | tail -n "$(( $(echo "${PRESETS:-standard,attnres,oasis}" | tr , '\n' | wc -l) + 2 ))"
+      --eval-schemes "" --decode-tokens 0 --out "$out/bench-$size-$kernel.json" >"$run_log" 2>&1 || say "bench failed"
+    cat "$run_log" >>"$log"
+    grep "^|" "$run_log"
+    rm -f "$run_log"
   done
 done
 say "done ($(elapsed))"
