@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "framework/core/cpu_kernels.h"
+#include "framework/model/rms_norm.h"
 
 namespace oasis {
 
@@ -177,7 +178,7 @@ class FusedDepthMix : public torch::autograd::Function<FusedDepthMix> {
 DepthMix depth_mix_reference(const std::vector<at::Tensor>& sources, const at::Tensor& u, const at::Tensor& offset,
                              double eps) {
   std::vector<at::Tensor> logits;
-  for (const auto& v : sources) logits.push_back(torch::matmul(v, u) * torch::rsqrt(v.square().mean(-1) + eps));
+  for (const auto& v : sources) logits.push_back(torch::matmul(v, u) * inverse_rms(v, eps));
   auto z = torch::stack(logits, 1);
   if (offset.defined()) z = z + offset;
   auto w = torch::softmax(z, 1);

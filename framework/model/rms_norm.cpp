@@ -85,8 +85,12 @@ class FusedRmsNorm : public torch::autograd::Function<FusedRmsNorm> {
 
 }  // namespace
 
+torch::Tensor inverse_rms(const torch::Tensor& x, double eps) {
+  return torch::rsqrt(torch::linalg_vector_norm(x, 2, {-1}).square() / double(x.size(-1)) + eps);
+}
+
 torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  return x * torch::rsqrt(x.square().mean(-1, true) + eps) * weight;
+  return x * inverse_rms(x, eps).unsqueeze(-1) * weight;
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {

@@ -8,6 +8,9 @@
 namespace oasis {
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+// 1 / sqrt(mean(x^2) + eps) over the last dimension, dropped (ATen ops; the AttnRes routing's reference
+// uses it too). Through the 2-norm: no x^2 tensor, one pass forward and one backward.
+torch::Tensor inverse_rms(const torch::Tensor& x, double eps);
 torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
 }  // namespace oasis
