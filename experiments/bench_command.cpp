@@ -20,6 +20,7 @@
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/core/process.h"
+#include "framework/core/runtime.h"
 #include "framework/core/text.h"
 #include "framework/model/presets.h"
 #include "framework/quant/scheme.h"
@@ -118,7 +119,6 @@ int cmd_bench(const std::vector<std::string>& args) {
   const std::vector<std::string> presets = split_commas(presets_text);
   for (const auto& p : presets) model_presets().get(p);  // unknown names fail before any work
   const Config config = load_config(config_file, overrides);
-
   std::map<std::string, ChildRun> runs;
   for (const auto& preset : presets) {
     std::vector<std::string> child = {"oasis", "bench", config_file};
@@ -132,7 +132,7 @@ int cmd_bench(const std::vector<std::string>& args) {
                        "threads {} | {} warm-up + {} timed steps per preset, interleaved",
                        config_file, config.model.d_model, config.model.n_layers, config.model.n_heads, config.data.seq_len,
                        config.train.batch_size, config.train.grad_accum, trials.front()->device_name(),
-                       trials.front()->precision(), trials.front()->fused_attention() ? "fused" : "written",
+                       precision_name(trials.front()->compute().dtype), trials.front()->compute().attention_kernel(),
                        config.threads, warmup, steps));
   std::vector<std::vector<double>> times(presets.size());
   for (int64_t step = 0; step < warmup + steps; ++step)
@@ -176,8 +176,8 @@ int cmd_bench(const std::vector<std::string>& args) {
     r["flops_per_token"] = trials[i]->flops_per_token();
     r["tflops"] = trials[i]->flops_per_token() * r["tokens_per_s"].get<double>() / 1e12;
     r["device"] = trials[i]->device_name();
-    r["precision"] = trials[i]->precision();
-    r["attention_kernel"] = trials[i]->fused_attention() ? "fused" : "written";
+    r["precision"] = precision_name(trials[i]->compute().dtype);
+    r["attention_kernel"] = trials[i]->compute().attention_kernel();
     if (peak_tflops > 0) r["mfu"] = r["tflops"].get<double>() / peak_tflops;
   }
   const double base_ms = runs.count("standard") ? runs["standard"].result["median_step_ms"].get<double>() : 0;

@@ -34,6 +34,8 @@ struct ComputeSettings {
   c10::ScalarType dtype = c10::kFloat;
   // Softmax and Softmax1 attention as one fused call while no taps are attached (model/fused_attention.h).
   bool fused_attention = false;
+  // As run files record it (the config key's resolved value).
+  const char* attention_kernel() const { return fused_attention ? "fused" : "written"; }
 };
 
 class LanguageModel : public torch::nn::Module {

@@ -127,8 +127,7 @@ double SpeedTrial::flops_per_token() const {
 }
 
 std::string SpeedTrial::device_name() const { return state_->device.str(); }
-const char* SpeedTrial::precision() const { return precision_name(state_->compute.dtype); }
-bool SpeedTrial::fused_attention() const { return state_->compute.fused_attention; }
+const ComputeSettings& SpeedTrial::compute() const { return state_->compute; }
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

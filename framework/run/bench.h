@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "framework/core/config.h"
+#include "framework/model/language_model.h"
 #include "framework/quant/scheme.h"
 
 namespace oasis {
@@ -33,8 +34,7 @@ class SpeedTrial {
   // preset is credited with the same useful work and its extra cost shows as lower MFU.
   double flops_per_token() const;
   std::string device_name() const;
-  const char* precision() const;
-  bool fused_attention() const;
+  const ComputeSettings& compute() const;
 
  private:
   struct State;

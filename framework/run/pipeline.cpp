@@ -84,7 +84,7 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   rows.emplace_back("(run dir)", run_dir.string());
   rows.emplace_back("(device / precision / attention / threads)",
                     fmt::format("{} / {} / {} / {}", s.device.str(), precision_name(s.compute.dtype),
-                                s.compute.fused_attention ? "fused" : "written", s.threads));
+                                s.compute.attention_kernel(), s.threads));
   rows.emplace_back("(dataset source)", s.data.corpus.source.string());
   rows.emplace_back("(splits)", s.data.corpus.split_rule);
   rows.emplace_back("(vocab size)", std::to_string(s.data.tokenizer->vocab_size()));
@@ -262,7 +262,7 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
           {"checkpoint_step", checkpoint_step},
           {"device", s.device.str()},
           {"precision", precision_name(s.compute.dtype)},
-          {"attention_kernel", s.compute.fused_attention ? "fused" : "written"},
+          {"attention_kernel", s.compute.attention_kernel()},
           {"model", {{"preset", c.model.preset}, {"router", m.router}, {"attnres_blocks", m.attnres_blocks},
                      {"normalizer", m.normalizer}, {"gate", m.gate}, {"null_signal", m.null_signal},
                      {"parameters", parameter_count(*s.model)}, {"vocab_size", s.data.tokenizer->vocab_size()}}},
