@@ -94,29 +94,27 @@ void expect_fused_equals_written_out(FusedForm form, bool null_statistics, at::S
   }
 }
 
-TEST(FusedAttention, SoftmaxEqualsTheWrittenOutAttention) {
+// On every device, in double (tolerances given: the statistics' logs cost a digit), float and bf16.
+void expect_fused_equals_written_out_everywhere(FusedForm form, bool null_statistics, double double_rtol,
+                                                double double_atol) {
   for (const auto& device : devices()) {
-    expect_fused_equals_written_out(FusedForm::softmax, false, at::kDouble, device, 1e-10, 1e-12);
-    expect_fused_equals_written_out(FusedForm::softmax, false, at::kFloat, device, 1e-4, 1e-5);
-    expect_fused_equals_written_out(FusedForm::softmax, false, at::kBFloat16, device, 5e-2, 5e-2);
+    expect_fused_equals_written_out(form, null_statistics, at::kDouble, device, double_rtol, double_atol);
+    expect_fused_equals_written_out(form, null_statistics, at::kFloat, device, 1e-4, 1e-5);
+    expect_fused_equals_written_out(form, null_statistics, at::kBFloat16, device, 5e-2, 5e-2);
   }
 }
 
+TEST(FusedAttention, SoftmaxEqualsTheWrittenOutAttention) {
+  expect_fused_equals_written_out_everywhere(FusedForm::softmax, false, 1e-10, 1e-12);
+}
+
 TEST(FusedAttention, Softmax1ThroughANullKeyEqualsTheWrittenOutAttention) {
-  for (const auto& device : devices()) {
-    expect_fused_equals_written_out(FusedForm::softmax1, false, at::kDouble, device, 1e-10, 1e-12);
-    expect_fused_equals_written_out(FusedForm::softmax1, false, at::kFloat, device, 1e-4, 1e-5);
-    expect_fused_equals_written_out(FusedForm::softmax1, false, at::kBFloat16, device, 5e-2, 5e-2);
-  }
+  expect_fused_equals_written_out_everywhere(FusedForm::softmax1, false, 1e-10, 1e-12);
 }
 
 // OASIS's path: the LSE and null mass from the two extra value channels, values and gradients.
 TEST(FusedAttention, Softmax1LseAndNullMassFromValueChannelsEqualTheWrittenOut) {
-  for (const auto& device : devices()) {
-    expect_fused_equals_written_out(FusedForm::softmax1, true, at::kDouble, device, 1e-9, 1e-11);
-    expect_fused_equals_written_out(FusedForm::softmax1, true, at::kFloat, device, 1e-4, 1e-5);
-    expect_fused_equals_written_out(FusedForm::softmax1, true, at::kBFloat16, device, 5e-2, 5e-2);
-  }
+  expect_fused_equals_written_out_everywhere(FusedForm::softmax1, true, 1e-9, 1e-11);
 }
 
 TEST(FusedAttention, OnlySoftmaxAndSoftmax1HaveAFusedForm) {
