@@ -1,7 +1,9 @@
 # Set-up and everyday commands. `make demo` and `make test` each install what they need on a fresh
-# Debian bookworm machine (apt packages only when missing), configure, build, then run.
-APT_PACKAGES := cmake ninja-build g++ pkg-config git curl \
-  libtorch-dev libopenblas0-openmp libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
+# Debian bookworm machine (apt packages only when missing; the pinned torch wheel once per machine, see
+# tools/python/make_env.sh), configure, build, then run. LibTorch comes from that wheel, the other C++
+# libraries from Debian.
+APT_PACKAGES := cmake ninja-build g++ pkg-config git curl python3-venv \
+  libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
   libgtest-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev \
   python3-h5py python3-numpy python3-matplotlib python3-pandas
 # The Slurm test starts a real single-node cluster (tests/slurm/cluster.sh); only `make test` needs these.
@@ -13,10 +15,14 @@ OASIS := $(BUILD)/oasis
 
 FIGURES ?= figures
 
-.PHONY: deps test-deps apt-install configure build test demo figures data clean
+.PHONY: deps venv test-deps apt-install configure build test demo figures data clean
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+# .venv -> the shared, pinned Python environment whose torch wheel supplies LibTorch (installed once per machine).
+venv: deps
+	@tools/python/make_env.sh >/dev/null
 
 # Package scripts must not start system-wide munge/slurm daemons: a policy-rc.d that says no is put in
 # place for the install when the machine has none (Docker-style images already do).
@@ -40,7 +46,7 @@ apt-install:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON
 
-configure: deps $(BUILD)/build.ninja
+configure: venv $(BUILD)/build.ninja
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -59,7 +65,7 @@ figures: deps
 	@if [ -z "$(RUNS)" ]; then echo 'usage: make figures RUNS="run_dir_or_stats.h5 ..." [FIGURES=dir]' >&2; exit 2; fi
 	/usr/bin/python3 analysis/figures.py --out $(FIGURES) $(RUNS)
 
-data:
+data: venv
 	data/fetch.sh
 
 clean:

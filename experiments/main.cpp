@@ -11,6 +11,7 @@
 
 #include "experiments/cli_args.h"
 #include "experiments/commands.h"
+#include "framework/core/build_info.h"
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
 #include "framework/core/runtime.h"
@@ -34,6 +35,7 @@ const char* kUsage =
     "  models                        list the model presets\n"
     "  bench CONFIG [key=value...]   training tokens/s and peak memory per preset, overhead vs standard\n"
     "  inspect FILE.h5 [PATH]        summarise a stats.h5 file (or print one group or dataset of it)\n"
+    "  --version                     code, LibTorch and CUDA versions, GPUs, OpenMP runtime, threads\n"
     "\n"
     "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error,\n"
     "3 the run directory is in use by another process.\n";
@@ -89,10 +91,26 @@ int cmd_models(const std::vector<std::string>& args) {
   return 0;
 }
 
+// What the binary was built with and finds now; a CUDA build says "CUDA yes" even on a machine without a GPU.
+int print_version() {
+  const BuildInfo info = build_info();
+  std::printf("oasis %s\n", info.code_version.c_str());
+  std::printf("LibTorch %s\n", info.libtorch.c_str());
+  if (info.cuda.empty())
+    std::printf("CUDA no (CPU-only build)\n");
+  else
+    std::printf("CUDA yes (%s), %lld device(s)\n", info.cuda.c_str(), (long long)info.cuda_devices);
+  const auto runtimes = loaded_openmp_runtimes();
+  std::printf("OpenMP runtime %s%s\n", runtimes.empty() ? "none" : join(runtimes, ", ").c_str(),
+              runtimes.size() > 1 ? " (more than one: kernels and LibTorch use different thread pools)" : "");
+  const int64_t threads = apply_threads(0);
+  std::printf("threads %lld (LibTorch), %lld (framework kernels)\n", (long long)threads, (long long)kernel_threads());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_fast_blas_kernels(argv);
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench},
       {"inspect", cmd_inspect}, {"run", cmd_run}, {"report", cmd_report}};
@@ -101,6 +119,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
+  if (command == "--version") return print_version();
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;

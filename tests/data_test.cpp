@@ -3,6 +3,7 @@
 // missing dataset says where it looked.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "framework/core/config.h"
@@ -94,6 +95,20 @@ TEST(Datasets, EveryDatasetLoadsWithItsSplitRule) {
   EXPECT_EQ(shakespeare.split("train")[0].size() + shakespeare.split("valid")[0].size() +
                 shakespeare.split("test")[0].size(),
             1115394u);
+}
+
+// `make data` converts the C4 sample's parquet with pyarrow; the result must be the manifest's file, byte for byte.
+TEST(Datasets, C4ParquetConvertsToTheManifestsJsonl) {
+  const fs::path c4 = find_dataset_dir("", "c4-validation-sample", "c4");
+  const fs::path python = fs::path(OASIS_SOURCE_DIR) / ".venv" / "bin" / "python";
+  if (!fs::exists(c4 / "c4_validation_2k.parquet")) GTEST_SKIP() << "no c4_validation_2k.parquet beside the JSONL";
+  ASSERT_TRUE(fs::exists(python)) << python << " missing: run `make venv`";
+  const fs::path out = test::scratch_dir() / "c4.jsonl";
+  const auto r = test::run_command(fmt::format("{} {}/data/parquet_to_jsonl.py {} {} && sha256sum {}", python.string(),
+                                               OASIS_SOURCE_DIR, (c4 / "c4_validation_2k.parquet").string(),
+                                               out.string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.substr(0, 64), "495eeec67b113def07cf59a9fecb12003b7cc9a5bcfd877b4ec7640e57bf15b4") << r.output;
 }
 
 TEST(Datasets, UserTextFile) {

@@ -210,6 +210,57 @@ TEST(Optimizer, MultiTensorAdamWEqualsLibTorchsAdamWBitForBit) {
   }
 }
 
+
+// The fused kernel against the foreach one (= LibTorch's AdamW bit for bit): 3 steps, a save, a fresh
+// fused optimizer that loads the foreach state (a resume across kernels), 2 more steps; parameters stay
+// within float rounding, and `auto` picks foreach on the CPU.
+TEST(Optimizer, FusedAdamWTracksAdamWAndResumesFromItsState) {
+  ModelConfig c = test::small_model("oasis");
+  auto fused_model = build_model(c, 50), foreach_model = build_model(c, 50);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = foreach_model->parameters(), to = fused_model->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  }
+  TrainConfig t;
+  t.lr = 3e-3;
+  t.weight_decay = 0.1;
+  EXPECT_EQ(optimizer_name(*make_optimizer(*fused_model, t)), "adamw-foreach");  // auto on the CPU
+  t.adamw_kernel = "fused";
+  auto fused = make_optimizer(*fused_model, t);
+  ASSERT_EQ(optimizer_name(*fused), "adamw-fused");
+  t.adamw_kernel = "foreach";
+  auto reference = make_optimizer(*foreach_model, t);
+  auto tokens = torch::randint(50, {2, 9}, torch::kLong);
+  auto steps = [&](int first, int count) {
+    for (int step = first; step < first + count; ++step) {
+      for (auto* opt : {fused.get(), reference.get()}) set_lr(*opt, lr_at(t, step) * (step + 1));
+      for (auto* m : {fused_model.get(), foreach_model.get()}) {
+        m->zero_grad();
+        m->forward(tokens).pow(2).mean().backward();
+        if (step == 1) m->named_parameters()["final_norm.weight"].mutable_grad() = at::Tensor();  // skipped
+      }
+      fused->step();
+      reference->step();
+    }
+  };
+  steps(0, 3);
+  const auto file = (test::scratch_dir() / "adamw.pt").string();
+  torch::save(*reference, file);
+  t.adamw_kernel = "fused";
+  fused = make_optimizer(*fused_model, t);
+  torch::load(*fused, file);  // the foreach state, by parameter: the fused kernel's step counts follow it
+  steps(3, 2);
+  auto a = fused_model->parameters(), b = foreach_model->parameters();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_GT(worst, 0.0) << "bit-identical: is the fused kernel really running?";
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(static_cast<torch::optim::AdamWParamState&>(*fused->state().at(a[i].unsafeGetTensorImpl())).step(),
+              static_cast<torch::optim::AdamWParamState&>(*reference->state().at(b[i].unsafeGetTensorImpl())).step())
+        << i;
+}
 TEST(Training, ResumeIsExact) {
   auto dir = test::scratch_dir();
   Config straight = test::tiny_config(dir);

@@ -134,6 +134,7 @@ struct TrainConfig {
   double beta2 = 0.95;
   double adam_eps = 1e-8;
   double grad_clip = 1.0;
+  std::string adamw_kernel = "auto";
   bool decay_norms_and_embeddings = false;
   int64_t log_every = 10;
   int64_t eval_every = 200;
@@ -155,6 +156,10 @@ struct TrainConfig {
     v.field("beta2", beta2, "AdamW beta2", between(0.0, 0.999999));
     v.field("adam_eps", adam_eps, "AdamW epsilon", between(0.0, 1.0));
     v.field("grad_clip", grad_clip, "max global gradient norm; 0 = off", between(0.0, 1e9));
+    v.field("adamw_kernel", adamw_kernel,
+            "AdamW step: foreach (multi-tensor, bit for bit LibTorch's AdamW), fused (LibTorch's fused kernel: the "
+            "same state, rounded differently), or auto (fused on cuda, foreach on cpu)",
+            one_of({"auto", "foreach", "fused"}));
     v.field("decay_norms_and_embeddings", decay_norms_and_embeddings,
             "apply weight decay to vectors (norm gains, queries, biases) and embeddings too");
     v.field("log_every", log_every, "steps between metric lines", between<int64_t>(1, int64_t(1) << 40));
@@ -316,7 +321,7 @@ struct Config {
             one_of({"auto", "fp32", "bf16"}));
     v.field("attention_kernel", attention_kernel,
             "softmax/softmax1 attention without taps: fused (one scaled-dot-product call, no [T, T] matrix), written "
-            "(scores -> normalizer -> weighted sum), or auto (fused with LibTorch 2.x or on cuda)",
+            "(scores -> normalizer -> weighted sum), or auto (= fused)",
             one_of({"auto", "fused", "written"}));
     v.section("model", model);
     v.section("data", data);

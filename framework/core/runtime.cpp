@@ -1,11 +1,6 @@
 #include "framework/core/runtime.h"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <thread>
 
 #include <torch/torch.h>
@@ -13,17 +8,6 @@
 #include "framework/core/errors.h"
 
 namespace oasis {
-
-void ensure_fast_blas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE")) return;
-  using CoreName = char* (*)();
-  auto core_name = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (!core_name || std::strcmp(core_name(), "Prescott") != 0) return;  // not OpenBLAS, or it chose well
-  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
-  if (!better) return;
-  ::setenv("OPENBLAS_CORETYPE", better, 1);
-  ::execv("/proc/self/exe", argv);  // only returns on failure: carry on with the slow kernels
-}
 
 int64_t resolve_threads(int64_t requested) {
   return std::max<int64_t>(1, requested > 0 ? requested : int64_t(std::thread::hardware_concurrency()));

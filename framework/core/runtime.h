@@ -9,13 +9,6 @@
 
 namespace oasis {
 
-// OpenBLAS picks its kernels from the CPU's model name; virtual machines that hide it ("Intel(R) Xeon(R)
-// Processor") get the generic Prescott kernels, 4x slower (measured: 46 vs 197 GFLOP/s on a 2048^3
-// matmul). When that happened and the CPU has AVX-512 or AVX2, this re-executes the program with
-// OPENBLAS_CORETYPE set to SkylakeX or Haswell (OpenBLAS reads it only at load time). Call it first thing
-// in main(); an OPENBLAS_CORETYPE set by the user is left alone.
-void ensure_fast_blas_kernels(char** argv);
-
 // The thread count `requested` means: itself, or every core for 0 (at least 1).
 int64_t resolve_threads(int64_t requested);
 

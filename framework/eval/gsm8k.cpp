@@ -10,6 +10,7 @@
 #include "framework/core/paths.h"
 #include "framework/core/python_random.h"
 #include "framework/core/regex.h"
+#include "framework/core/text.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
@@ -118,7 +119,7 @@ std::vector<std::string> gsm8k_task_names() {
 const Gsm8kTask& gsm8k_task(const std::string& name) {
   const auto it = tasks().find(name);
   if (it == tasks().end())
-    throw ConfigError(fmt::format("unknown GSM8K task '{}'; valid: {}", name, fmt::join(gsm8k_task_names(), ", ")));
+    throw ConfigError(fmt::format("unknown GSM8K task '{}'; valid: {}", name, join(gsm8k_task_names(), ", ")));
   return it->second;
 }
 

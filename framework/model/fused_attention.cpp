@@ -3,13 +3,19 @@
 #include <cmath>
 #include <limits>
 
-#include "framework/core/torch_compat.h"
+#include <optional>
 
 namespace oasis {
 
-bool prefer_fused_attention(const c10::Device& device) { return compat::kFusedAttentionKernels || device.is_cuda(); }
-
 namespace {
+
+// softmax(scale q k^T) v with `causal` (query i sees keys 0..i of a square block) or `hidden` (bool, true =
+// not seen, broadcastable to [B, H, T, S]) or neither. The library's mask means the opposite: true = seen.
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& hidden, bool causal,
+                double scale) {
+  const auto allowed = hidden.defined() ? std::optional<at::Tensor>(hidden.logical_not()) : std::nullopt;
+  return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, causal, scale);
+}
 
 constexpr int64_t kStatisticChannels = 8;  // real mass, null mass, 6 zeros: head sizes stay multiples of 8
 
@@ -31,7 +37,7 @@ FusedAttention fused_attention(const at::Tensor& q, const at::Tensor& k, const a
   const int64_t D = q.size(3);
   const double scale = 1.0 / std::sqrt(double(D));
   if (form == FusedForm::softmax)
-    return {compat::scaled_dot_product_attention(q, k, v, mask.blocked, mask.causal, scale), {}, {}};
+    return {sdpa(q, k, v, mask.blocked, mask.causal, scale), {}, {}};
 
   const int64_t extra = null_statistics ? kStatisticChannels : 0;
   auto zero_row = torch::zeros({1, 1, 1, D + extra}, v.options());
@@ -48,12 +54,12 @@ FusedAttention fused_attention(const at::Tensor& q, const at::Tensor& k, const a
 
   at::Tensor out;
   if (mask.causal) {  // a dummy query first: the padded block is causal as it stands
-    out = compat::scaled_dot_product_attention(prepend_rows(queries, 1, zero_row), keys, values, {}, true, scale)
+    out = sdpa(prepend_rows(queries, 1, zero_row), keys, values, {}, true, scale)
               .narrow(2, 1, q.size(2));
   } else {
     at::Tensor hidden = mask.blocked;
     if (hidden.defined()) hidden = torch::cat({torch::zeros_like(hidden.narrow(-1, 0, 1)), hidden}, -1);
-    out = compat::scaled_dot_product_attention(queries, keys, values, hidden, false, scale);
+    out = sdpa(queries, keys, values, hidden, false, scale);
   }
   if (!null_statistics) return {out, {}, {}};
   const double tiny = std::numeric_limits<float>::min();

@@ -1,7 +1,6 @@
 // Attention when nobody looks at the weights (training and evaluation without taps): one call of the
-// library's scaled-dot-product attention, which on LibTorch 2.x runs flash / memory-efficient kernels that
-// never materialise the [T, S] matrix (framework/core/torch_compat.h). Gradients come from the library's
-// backward.
+// library's scaled-dot-product attention, which runs flash / memory-efficient kernels (CUDA) or its CPU
+// flash kernel, none of which materialise the [T, S] matrix. Gradients come from the library's backward.
 //
 // Softmax1 goes through the same kernels. Softmax over the scores plus one zero logit is Softmax1, so a
 // null key (zeros: score q.0 = 0) with a zero value, placed before the keys and visible to every query,
@@ -24,10 +23,6 @@
 #include "framework/model/normalizers.h"
 
 namespace oasis {
-
-// `attention_kernel: auto` takes this path with LibTorch 2.x (its fused kernels) or on a CUDA device. On
-// 1.13's CPU the written-out path with our fused softmax kernels is as fast as its math composition or faster.
-bool prefer_fused_attention(const c10::Device& device);
 
 struct FusedAttention {
   at::Tensor out;        // [B, H, T, D]

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "framework/core/runtime.h"
-#include "framework/model/fused_attention.h"
 
 namespace oasis {
 
@@ -64,9 +63,8 @@ std::shared_ptr<LanguageModel> build_model(const ModelConfig& config, int64_t vo
 }
 
 ComputeSettings compute_settings(const Config& config, const c10::Device& device) {
-  const std::string& kernel = config.attention_kernel;
-  return {resolve_precision(config.precision, device),
-          kernel == "fused" || (kernel == "auto" && prefer_fused_attention(device))};
+  // `auto` is the fused path: LibTorch's scaled-dot-product kernels on every device.
+  return {resolve_precision(config.precision, device), config.attention_kernel != "written"};
 }
 
 }  // namespace oasis

@@ -18,6 +18,7 @@
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/core/runtime.h"
+#include "framework/core/text.h"
 #include "framework/run/pipeline.h"
 #include "framework/run/run_dir.h"
 #include "framework/train/checkpoint.h"
@@ -180,7 +181,7 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  if (!failed.empty()) log_line(fmt::format("run: {} cells failed: {}", failed.size(), fmt::join(failed, ", ")));
+  if (!failed.empty()) log_line(fmt::format("run: {} cells failed: {}", failed.size(), join(failed, ", ")));
   log_line(fmt::format("run: {}/{} cells done in {}", done, total, minutes(seconds_since(t0))));
   return int64_t(failed.size());
 }

@@ -11,6 +11,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
 #include "framework/core/version.h"
+#include "framework/train/optimizer.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
@@ -67,6 +68,7 @@ void save_checkpoint(const fs::path& run_dir, const TrainState& state, torch::nn
                                {"elapsed_s", state.elapsed_s},
                                {"last_loss", state.last_loss},
                                {"last_val_loss", state.last_val_loss},
+                               {"optimizer", optimizer_name(optimizer)},
                                {"code_version", code_version()}};
   write_file_atomic(tmp / "state.json", meta.dump(2) + "\n");
   fs::remove_all(final_dir);  // a stale folder of the same step without DONE

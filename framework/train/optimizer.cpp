@@ -2,9 +2,19 @@
 
 #include <cmath>
 
-#include "framework/core/torch_compat.h"
 
 namespace oasis {
+
+std::string resolve_adamw_kernel(const std::string& configured, const c10::Device& device) {
+  if (configured == "auto") return device.is_cuda() ? "fused" : "foreach";
+  return configured;
+}
+
+std::string optimizer_name(const torch::optim::Optimizer& optimizer) {
+  if (dynamic_cast<const FusedAdamW*>(&optimizer)) return "adamw-fused";
+  if (dynamic_cast<const MultiTensorAdamW*>(&optimizer)) return "adamw-foreach";
+  return "adamw";
+}
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& t) {
   std::vector<torch::Tensor> decay, no_decay;
@@ -21,7 +31,63 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, co
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(t.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
+  const auto device = model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
+  if (resolve_adamw_kernel(t.adamw_kernel, device) == "fused")
+    return std::make_unique<FusedAdamW>(groups, torch::optim::AdamWOptions(t.lr));
   return std::make_unique<MultiTensorAdamW>(groups, torch::optim::AdamWOptions(t.lr));
+}
+
+namespace {
+
+// The state LibTorch's AdamW keeps for `p` (created empty on the first step), under the key it uses, so
+// checkpoints of every AdamW here load into the others.
+torch::optim::AdamWParamState& adamw_state(torch::optim::Optimizer& optimizer, const at::Tensor& p) {
+  auto& slot = optimizer.state()[p.unsafeGetTensorImpl()];
+  if (!slot) {
+    auto fresh = std::make_unique<torch::optim::AdamWParamState>();
+    fresh->step(0);
+    fresh->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    fresh->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    slot = std::move(fresh);
+  }
+  return static_cast<torch::optim::AdamWParamState&>(*slot);
+}
+
+}  // namespace
+
+at::Tensor FusedAdamW::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  at::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
+    TORCH_CHECK(!options.amsgrad(), "FusedAdamW: amsgrad is not supported");
+    const auto [beta1, beta2] = options.betas();
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      TORCH_CHECK(!p.grad().is_sparse(), "FusedAdamW: sparse gradients are not supported");
+      auto& st = adamw_state(*this, p);
+      st.step(st.step() + 1);
+      auto& mirror = device_steps_[p.unsafeGetTensorImpl()];
+      if (mirror.count != st.step() - 1)  // first step, or state loaded from a checkpoint
+        mirror.value = at::full({}, double(st.step() - 1), p.options().dtype(at::kFloat));
+      mirror.count = st.step();
+      params.push_back(p);
+      grads.push_back(p.grad());
+      exp_avgs.push_back(st.exp_avg());
+      exp_avg_sqs.push_back(st.exp_avg_sq());
+      steps.push_back(mirror.value);
+    }
+    if (params.empty()) continue;
+    at::_foreach_add_(steps, 1);
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, options.lr(), beta1, beta2,
+                      options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+  }
+  return loss;
 }
 
 at::Tensor MultiTensorAdamW::step(LossClosure closure) {
@@ -40,16 +106,7 @@ at::Tensor MultiTensorAdamW::step(LossClosure closure) {
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       TORCH_CHECK(!p.grad().is_sparse(), "MultiTensorAdamW: sparse gradients are not supported");
-      // The state under the key LibTorch's AdamW uses, so checkpoints of either load into the other.
-      auto& slot = state()[compat::optimizer_state_key(p)];
-      if (!slot) {
-        auto fresh = std::make_unique<torch::optim::AdamWParamState>();
-        fresh->step(0);
-        fresh->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
-        fresh->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
-        slot = std::move(fresh);
-      }
-      auto& st = static_cast<torch::optim::AdamWParamState&>(*slot);
+      auto& st = adamw_state(*this, p);
       st.step(st.step() + 1);
       params.push_back(p);
       grads.push_back(p.grad());

@@ -10,7 +10,7 @@
 #   tools/gpu/device_check.sh
 # Environment: OUT (device-out), BUILD (build-gpu), STEPS (10 timed steps per preset), SIZES (gpt2-small
 # paper), KERNELS (fused written), PRESETS (standard,attnres,oasis), BENCH_ARGS (extra key=value for every
-# bench), TESTS (1), OASIS_DATA_DIR (tools/gpu/data), and build.sh's PYTHON / TORCH_PREFIX / CUDA_ARCH.
+# bench), TESTS (1), OASIS_DATA_DIR (tools/gpu/data), and build.sh's PYTHON / CUDA_ARCH.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$repo/device-out}

@@ -1,0 +1,234 @@
+"""The `standard`, `attnres` and `oasis` presets of framework/model written in Python PyTorch, at the C++
+defaults (model.* of framework/core/config.h: tied embeddings, SwiGLU hidden 8/3 d rounded up to 64, norm eps
+1e-5, init std 0.02, RoPE theta 1e4, one AttnRes block per layer, OASIS variant a with ema 0, no detach,
+sites both, mean over heads, gate bias -6).
+
+Why the file exists: to time the C++ training and evaluation steps against Python PyTorch (eager and
+torch.compile) on the same model, and as an independent reference of what the presets compute. So the
+modules carry the C++ parameter names, shapes and count, the same initialisation rule and the same maths;
+only the random numbers differ. Attention is either one scaled_dot_product_attention call, as the C++
+`attention_kernel: auto` (= fused) runs it (framework/model/fused_attention.cpp), or written out (scores ->
+normalizer -> weighted sum), as `attention_kernel: written` runs it.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+PRESETS = ("standard", "attnres", "oasis")
+NORM_EPS, INIT_STD, ROPE_THETA, GATE_BIAS_INIT = 1e-5, 0.02, 10000.0, -6.0
+STAT_CHANNELS = 8  # the fused softmax1's real and null mass plus zeros: head sizes stay multiples of 8
+
+
+def inverse_rms(x, eps):
+    # Through the 2-norm, as framework/model/rms_norm.cpp's reference: no x^2 tensor.
+    return torch.rsqrt(torch.linalg.vector_norm(x, 2, dim=-1, keepdim=True).square() / x.shape[-1] + eps)
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, dim, eps=NORM_EPS):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * inverse_rms(x, self.eps) * self.weight
+
+
+def rotary_tables(head_dim, seq, theta=ROPE_THETA):
+    half = head_dim // 2
+    inv_freq = theta ** (-torch.arange(0, half, dtype=torch.float64) / half)
+    angles = torch.outer(torch.arange(seq, dtype=torch.float64), inv_freq)
+    return angles.cos().float(), angles.sin().float()
+
+
+def rotate(x, cos, sin):
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+def written_scores(q, k):
+    T = q.shape[-2]
+    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+    return (q @ k.transpose(-2, -1) * (1.0 / math.sqrt(q.shape[-1]))).masked_fill(future, float("-inf"))
+
+
+def softmax1_written(q, k, v):
+    # p_j = e^{s_j} / (1 + sum e^s) = softmax(s)_j sigmoid(LSE) (framework/model/normalizers.h).
+    scores = written_scores(q, k)
+    lse = torch.logsumexp(scores, dim=-1)
+    return (torch.softmax(scores, dim=-1) * torch.sigmoid(lse).unsqueeze(-1)) @ v, lse
+
+
+def softmax1_fused(q, k, v):
+    # framework/model/fused_attention.cpp: a null key of zeros (the zero logit) with a zero value goes before
+    # the keys, a dummy query before the queries so the padded block stays causal. Two more value channels
+    # carry the real mass (1 on every key) and the null mass (1 on the null key): LSE = log(real) - log(null).
+    B, H, T, D = q.shape
+    width = D + STAT_CHANNELS
+    zero_row = q.new_zeros(1, 1, 1, width)
+    null_value = zero_row.clone()
+    null_value[..., D + 1] = 1
+
+    def prepend(x, row):
+        return torch.cat([row.expand(B, H, 1, width), x], dim=2)
+
+    pad = (0, STAT_CHANNELS)
+    values = torch.cat([v, v.new_ones(B, H, T, 1), v.new_zeros(B, H, T, STAT_CHANNELS - 1)], dim=-1)
+    out = F.scaled_dot_product_attention(prepend(F.pad(q, pad), zero_row), prepend(F.pad(k, pad), zero_row),
+                                         prepend(values, null_value), is_causal=True, scale=1.0 / math.sqrt(D))
+    out = out[:, :, 1:]
+    tiny = torch.finfo(out.dtype).tiny
+    return out[..., :D], out[..., D].clamp_min(tiny).log() - out[..., D + 1].clamp_min(tiny).log()
+
+
+class CausalSelfAttention(torch.nn.Module):
+    """On the normalized input. Returns the output and, for softmax1, each query's LSE of the real scores
+    [B, H, T] (the OASIS null evidence is its negative), else None."""
+
+    def __init__(self, d, heads, softmax1, fused):
+        super().__init__()
+        self.heads, self.softmax1, self.fused = heads, softmax1, fused
+        self.wqkv = torch.nn.Linear(d, 3 * d, bias=False)
+        self.wo = torch.nn.Linear(d, d, bias=False)
+
+    def forward(self, x, cos, sin):
+        B, T, C = x.shape
+        qkv = self.wqkv(x).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = rotate(qkv[0], cos, sin), rotate(qkv[1], cos, sin), qkv[2]
+        lse = None
+        if self.softmax1:
+            heads, lse = (softmax1_fused if self.fused else softmax1_written)(q, k, v)
+        elif self.fused:
+            heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            heads = torch.softmax(written_scores(q, k), dim=-1) @ v
+        return self.wo(heads.transpose(1, 2).reshape(B, T, C)), lse
+
+
+class SwiGLU(torch.nn.Module):
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.w_gate = torch.nn.Linear(d, hidden, bias=False)
+        self.w_up = torch.nn.Linear(d, hidden, bias=False)
+        self.w_down = torch.nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x):
+        return self.w_down(F.silu(self.w_gate(x)) * self.w_up(x))
+
+
+class DepthRouter(torch.nn.Module):
+    """One AttnRes routing site (framework/model/depth_router.cpp): per token, a softmax over depth of the
+    zero-initialised pseudo-query w against RMS-normalised sources, z_i = (v_i . (g * w)) / rms(v_i), h =
+    sum_i softmax(z)_i v_i. `mixes` is false for the first site, which only sees the embedding (no query, no
+    key norm: they could never learn). With the OASIS gate the site also returns keep = 1 - pi_null =
+    sigmoid(LSE_i z_i - a n_t - c), the factor of the update of the sublayer it feeds."""
+
+    def __init__(self, d, mixes, null_gate):
+        super().__init__()
+        self.mixes, self.null_gate = mixes, null_gate
+        if mixes:
+            self.query = torch.nn.Parameter(torch.zeros(d))
+            self.key_norm = RMSNorm(d)
+        if null_gate:
+            if mixes:  # the first site has no null evidence before it: only the bias c
+                self.null_scale = torch.nn.Parameter(torch.zeros(1))
+            self.null_bias = torch.nn.Parameter(torch.full((1,), GATE_BIAS_INIT))
+
+    def forward(self, sources, signal):
+        """sources: [B, T, d] each, the embedding first; signal: n_t [B, T] (gated sites only).
+        Returns h [B, T, d] and keep [B, T, 1] (None without the gate)."""
+        if not self.mixes:
+            # LSE of one zero logit is 0: keep = sigmoid(-c), the same for every token.
+            return sources[0], torch.sigmoid(-self.null_bias) if self.null_gate else None
+        v = torch.stack(sources)  # [S, B, T, d]
+        z = (v @ (self.key_norm.weight * self.query)) * inverse_rms(v, self.key_norm.eps).squeeze(-1)
+        h = (torch.softmax(z, dim=0).unsqueeze(-1) * v).sum(0)
+        if not self.null_gate:
+            return h, None
+        return h, torch.sigmoid(torch.logsumexp(z, dim=0) - (self.null_bias + self.null_scale * signal)).unsqueeze(-1)
+
+
+class DepthSources:
+    """What the routing sites mix (framework/model/depth_router.h): the completed blocks, the embedding
+    first, and the partial sum of the current block's sublayer updates."""
+
+    def __init__(self, embedding, per_block):
+        self.blocks, self.partial, self.per_block, self.sublayers = [embedding], None, per_block, 0
+
+    def all(self):
+        return self.blocks if self.partial is None else self.blocks + [self.partial]
+
+    def add(self, update, keep):
+        if keep is not None:
+            update = update * keep
+        self.partial = update if self.partial is None else self.partial + update
+        self.sublayers += 1
+        if self.sublayers % self.per_block == 0:  # the block becomes a source of its own
+            self.blocks.append(self.partial)
+            self.partial = None
+
+
+class DecoderBlock(torch.nn.Module):
+    def __init__(self, d, heads, hidden, preset, fused, first):
+        super().__init__()
+        self.attn_norm = RMSNorm(d)
+        self.attn = CausalSelfAttention(d, heads, softmax1=preset == "oasis", fused=fused)
+        self.mlp_norm = RMSNorm(d)
+        self.mlp = SwiGLU(d, hidden)
+        if preset != "standard":
+            gated = preset == "oasis"
+            self.route_attn = DepthRouter(d, mixes=not first, null_gate=gated)
+            self.route_mlp = DepthRouter(d, mixes=True, null_gate=gated)
+
+
+class Transformer(torch.nn.Module):
+    """framework/model/transformer.cpp for one of PRESETS. `fused`: the attention kernel (see the top)."""
+
+    def __init__(self, preset, vocab, d, layers, heads, seq, fused=True):
+        super().__init__()
+        assert preset in PRESETS, preset
+        self.preset = preset
+        hidden = ((8 * d + 2) // 3 + 63) // 64 * 64
+        self.embed = torch.nn.Embedding(vocab, d)
+        self.blocks = torch.nn.ModuleList(DecoderBlock(d, heads, hidden, preset, fused, i == 0) for i in range(layers))
+        if preset != "standard":
+            self.final_route = DepthRouter(d, mixes=True, null_gate=False)
+        self.final_norm = RMSNorm(d)
+        cos, sin = rotary_tables(d // heads, seq)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        # Normal(0, 0.02) for every matrix, the residual-stream writers scaled by 1/sqrt(2 L) (GPT-2); vectors
+        # keep their constructor values (norm gains 1, queries 0, gate scale 0, gate bias -6).
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                residual_out = "attn.wo" in name or "mlp.w_down" in name
+                torch.nn.init.normal_(p, 0.0, INIT_STD / math.sqrt(2 * layers) if residual_out else INIT_STD)
+
+    def forward(self, tokens):
+        T = tokens.shape[1]
+        cos, sin = self.cos[:T], self.sin[:T]
+        x = self.embed(tokens)
+        x = self.forward_standard(x, cos, sin) if self.preset == "standard" else self.forward_attnres(x, cos, sin)
+        return F.linear(self.final_norm(x), self.embed.weight)  # tied LM head
+
+    def forward_standard(self, x, cos, sin):
+        for block in self.blocks:
+            x = x + block.attn(block.attn_norm(x), cos, sin)[0]
+            x = x + block.mlp(block.mlp_norm(x))
+        return x
+
+    def forward_attnres(self, x, cos, sin):
+        # One block per layer: each block is the layer's two sublayer updates.
+        sources = DepthSources(x, per_block=2)
+        signal = x.new_zeros(x.shape[:2]) if self.preset == "oasis" else None  # n_t, read by the gated sites
+        for block in self.blocks:
+            h, keep = block.route_attn(sources.all(), signal)
+            update, lse = block.attn(block.attn_norm(h), cos, sin)
+            sources.add(update, keep)
+            if lse is not None:  # e_t = mean_h(-LSE) -> the signal of the next two sites (ema 0: immediate)
+                signal = -lse.mean(1)
+            h, keep = block.route_mlp(sources.all(), signal)
+            sources.add(block.mlp(block.mlp_norm(h)), keep)
+        return self.final_route(sources.all(), signal)[0]
