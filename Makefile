@@ -15,7 +15,7 @@ OASIS := $(BUILD)/oasis
 
 FIGURES ?= figures
 
-.PHONY: deps venv test-deps apt-install configure build test demo figures data clean
+.PHONY: deps venv test-deps apt-install configure build test demo figures data bench-vs-pytorch clean
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
@@ -67,6 +67,12 @@ figures: deps
 
 data: venv
 	data/fetch.sh
+
+# Ours against PyTorch eager and torch.compile on the same torch and threads, interleaved (docs/performance.md).
+# torch.compile's CPU backend compiles C++ against Python's headers (python3-dev).
+bench-vs-pytorch: build
+	@$(MAKE) --no-print-directory apt-install PACKAGES="python3-dev"
+	.venv/bin/python tools/python_reference/side_by_side.py --rounds 3 --oasis $(OASIS)
 
 clean:
 	rm -rf $(BUILD)

@@ -89,15 +89,21 @@ void print_scheme(const H5Reader& f, const std::string& scheme) {
       const auto per_head = column_means(first);
       int64_t sinks = 0;
       for (double x : first.values) sinks += x > eps;
-      std::string heads;
-      for (double x : per_head) heads += (heads.empty() ? "" : " ") + fmt::format("{:.3f}", x);
+      const double uniform = f.number_attribute(g, "uniform_first_token").value_or(NAN);
+      std::string heads, ratios;
+      for (double x : per_head) {
+        heads += (heads.empty() ? "" : " ") + fmt::format("{:.3f}", x);
+        ratios += (ratios.empty() ? "" : " ") + fmt::format("{:.1f}x", x / uniform);
+      }
       const std::string null_mass =
           f.exists(g + "/null_mass_per_seq") ? number(finite_mean(f.read(g + "/null_mass_per_seq").values)) : "-";
-      rows.push_back({layer, number(finite_mean(first.values)), heads,
+      rows.push_back({layer, number(finite_mean(first.values)), heads, ratios,
                       number(double(sinks) / double(std::max<size_t>(1, first.values.size()))), null_mass});
     }
     std::printf("\n## %s: attention to the first token\n\n%s", scheme.c_str(),
-                markdown_table({"layer", "mean", "per head", fmt::format("sink rate (> {})", eps), "null mass"}, rows)
+                markdown_table({"layer", "mean", "per head", "per head / uniform (H_T/T)",
+                                fmt::format("sink rate (> {})", eps), "null mass"},
+                               rows)
                     .c_str());
   }
 

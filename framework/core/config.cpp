@@ -49,6 +49,17 @@ void validate(const Config& c, const ConfigTree& tree) {
     invalid(tree, "data.path", "expected the path of a text file when data.dataset is `text`");
   if (c.data.dataset != "text" && !c.data.path.empty())
     invalid(tree, "data.path", fmt::format("only used with data.dataset `text`, but the dataset is `{}`", c.data.dataset));
+  if (c.data.dataset == "bigram_backcopy") {
+    if (c.data.tokenizer != "char")
+      invalid(tree, "data.tokenizer",
+              fmt::format("bigram_backcopy is a character task: expected `char`, got `{}`", c.data.tokenizer));
+    if (!c.data.bos)
+      invalid(tree, "data.bos", "bigram_backcopy sequences start with BOS: expected true, got false");
+    if (c.data.seq_len < 4)
+      invalid(tree, "data.seq_len",
+              fmt::format("a copy needs BOS, a character, a trigger and the copy: expected at least 4, got {}",
+                          c.data.seq_len));
+  }
   if (c.train.warmup_steps > c.train.steps)
     invalid(tree, "train.warmup_steps",
             fmt::format("expected at most train.steps={}, got {}", c.train.steps, c.train.warmup_steps));

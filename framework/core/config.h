@@ -98,6 +98,29 @@ struct ModelConfig {
   int64_t clip_T() const { return clip_length ? clip_length : max_seq_len; }
 };
 
+// The synthetic Bigram-Backcopy task (data/bigram_backcopy.h); used when data.dataset is bigram_backcopy.
+struct BigramBackcopyConfig {
+  std::string source = "shakespeare";  // the corpus whose character bigrams the chain follows
+  int64_t triggers = 3;
+  int64_t train_sequences = 32768;
+  int64_t eval_sequences = 512;  // each of valid and test
+  int64_t seed = 0;              // the data's own seed: sweeping `seed` changes the model, not the task
+
+  template <class V>
+  void visit(V& v) {
+    v.field("source", source, "corpus whose character bigram statistics the sequences follow",
+            one_of({"shakespeare", "tinystories", "wikitext2", "ptb"}));
+    v.field("triggers", triggers, "number k of trigger characters (the next character copies the one before)",
+            between<int64_t>(1, 254));
+    v.field("train_sequences", train_sequences, "generated training sequences of data.seq_len tokens",
+            between<int64_t>(1, int64_t(1) << 24));
+    v.field("eval_sequences", eval_sequences, "generated sequences in each of valid and test",
+            between<int64_t>(1, int64_t(1) << 24));
+    v.field("seed", seed, "seed of the generated data (train, valid and test draw from disjoint streams)",
+            between<int64_t>(0, int64_t(1) << 62));
+  }
+};
+
 struct DataConfig {
   std::string dataset = "wikitext2";
   std::string path;  // only for dataset `text`
@@ -107,6 +130,7 @@ struct DataConfig {
   bool bos = false;
   std::string data_dir;   // "" = $OASIS_DATA_DIR, data/cache, ../shared/data (first holding the dataset)
   std::string cache_dir;  // "" = $OASIS_CACHE_DIR or <repo>/.cache
+  BigramBackcopyConfig bigram_backcopy;
 
   template <class V>
   void visit(V& v) {
@@ -119,6 +143,7 @@ struct DataConfig {
     v.field("bos", bos, "start every window with the end-of-text token (where attention sinks form)");
     v.field("data_dir", data_dir, "dataset root; empty = $OASIS_DATA_DIR, data/cache, ../shared/data");
     v.field("cache_dir", cache_dir, "tokenized-array cache; empty = $OASIS_CACHE_DIR or <repo>/.cache");
+    v.section("bigram_backcopy", bigram_backcopy);
   }
 };
 

@@ -5,7 +5,9 @@
 
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
+#include "framework/core/hash.h"
 #include "framework/core/paths.h"
+#include "framework/data/bigram_backcopy.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
@@ -19,6 +21,7 @@ const std::map<std::string, DatasetInfo>& dataset_registry() {
       {"tinystories", {"TinyStories validation prefix: 90/5/5 split at line starts", "tinystories-sample"}},
       {"shakespeare", {"Tiny Shakespeare: 90/5/5 split at line starts", "tinyshakespeare"}},
       {"text", {"any UTF-8 text file (data.path): 90/5/5 split at line starts", ""}},
+      {"bigram_backcopy", {"Bigram-Backcopy (generated from data.bigram_backcopy.source): a sink forms fast", ""}},
   };
   return registry;
 }
@@ -101,13 +104,57 @@ Corpus single_file(const fs::path& file) {
   return c;
 }
 
+// Documents of seq_len - 1 characters: with the end-of-text token after each and data.bos, window k of
+// a split is [BOS, document k] at token k * seq_len, which the window period keeps.
+Corpus bigram_backcopy(const DataConfig& data) {
+  const BigramBackcopyConfig& g = data.bigram_backcopy;
+  DataConfig source = data;
+  source.dataset = g.source;
+  const Corpus base = load_corpus(source);
+  std::string text;
+  for (const auto& doc : base.split("train")) text += doc;
+  const BigramChain chain(text);
+  std::string triggers;
+  try {
+    triggers = chain.choose_triggers(g.triggers);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("data.bigram_backcopy.triggers: {} ({} has {} characters)", e.what(), g.source,
+                                  chain.alphabet().size()));
+  }
+  auto task = std::make_shared<BackcopyTask>();
+  task->triggers = triggers;
+  task->alphabet = chain.alphabet();
+  task->transition.assign(256, std::vector<double>(256, 0.0));
+  for (int from = 0; from < 256; ++from)
+    for (int to = 0; to < 256; ++to) task->transition[from][to] = chain.probability(from, to);
+  Corpus c;
+  c.multi_document = true;
+  c.alphabet = chain.alphabet();
+  c.window_period = data.seq_len;
+  c.backcopy = task;
+  c.split_rule = fmt::format("generated from {} train bigrams, triggers '{}', seed {}: {} / {} / {} sequences of {} "
+                             "characters after BOS",
+                             g.source, triggers, g.seed, g.train_sequences, g.eval_sequences, g.eval_sequences,
+                             data.seq_len - 1);
+  const std::pair<const char*, int64_t> splits[] = {
+      {"train", g.train_sequences}, {"valid", g.eval_sequences}, {"test", g.eval_sequences}};
+  for (const auto& [split, count] : splits)
+    c.splits[split] = generate_bigram_backcopy(chain, triggers, count, data.seq_len - 1,
+                                               fnv1a64(split, splitmix64(uint64_t(g.seed))));
+  return c;
+}
+
 }  // namespace
 
 Corpus load_corpus(const DataConfig& data) {
   const DatasetInfo& info = dataset_registry().at(data.dataset);
   Corpus c;
   fs::path source;
-  if (data.dataset == "text") {
+  if (data.dataset == "bigram_backcopy") {
+    c = bigram_backcopy(data);
+    source = find_dataset_dir(data.data_dir, dataset_registry().at(data.bigram_backcopy.source).folder,
+                              data.bigram_backcopy.source);
+  } else if (data.dataset == "text") {
     source = data.path;
     if (!fs::is_regular_file(source))
       throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));

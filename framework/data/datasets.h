@@ -6,18 +6,23 @@
 //   tinystories tinystories_val_sample.txt
 //   shakespeare input.txt
 //   text        data.path (any UTF-8 file)
+//   bigram_backcopy  generated (data/bigram_backcopy.h) from data.bigram_backcopy.source's train split:
+//               train_sequences / eval_sequences / eval_sequences documents of data.seq_len - 1
+//               characters, each split from its own seed stream
 // The last three are one file each: first 90% train, next 5% valid, last 5% test, each cut moved
 // forward to the next line start.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace oasis {
 
 struct DataConfig;
+struct BackcopyTask;
 
 struct Corpus {
   std::string dataset;
@@ -25,6 +30,11 @@ struct Corpus {
   std::string split_rule;        // how the splits were formed, for the record
   bool multi_document = false;   // documents are separated by the end-of-text token when tokenized
   std::map<std::string, std::vector<std::string>> splits;  // "train" / "valid" / "test" -> documents
+  // Generated datasets: the character set the `char` tokenizer uses (empty: the train split's bytes),
+  // the token period at which training windows must start (0: anywhere) and the task's definition.
+  std::string alphabet;
+  int64_t window_period = 0;
+  std::shared_ptr<const BackcopyTask> backcopy;
 
   const std::vector<std::string>& split(const std::string& name) const;
 };

@@ -6,6 +6,7 @@
 #include "framework/core/hash.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/data/char_vocab.h"
 #include "framework/data/datasets.h"
 #include "framework/data/gpt2_bpe.h"
 #include "framework/data/sentencepiece_bpe.h"
@@ -14,7 +15,7 @@
 namespace oasis {
 namespace fs = std::filesystem;
 
-std::vector<std::string> tokenizer_names() { return {"gpt2", "sentencepiece", "word"}; }
+std::vector<std::string> tokenizer_names() { return {"char", "gpt2", "sentencepiece", "word"}; }
 
 namespace {
 uint64_t documents_hash(const std::vector<std::string>& docs) {
@@ -26,6 +27,12 @@ uint64_t documents_hash(const std::vector<std::string>& docs) {
 
 std::unique_ptr<Tokenizer> make_tokenizer(const DataConfig& data, const Corpus& corpus) {
   if (data.tokenizer == "gpt2") return std::make_unique<Gpt2Bpe>(find_dataset_dir(data.data_dir, "gpt2-bpe", "gpt2-bpe"));
+  if (data.tokenizer == "char") {
+    if (!corpus.alphabet.empty()) return std::make_unique<CharVocab>(corpus.alphabet);
+    std::string bytes;
+    for (const auto& doc : corpus.split("train")) bytes += doc;
+    return std::make_unique<CharVocab>(std::move(bytes));
+  }
 
   // Learned tokenizers are cached per dataset and train-split content.
   const fs::path dir = cache_dir(data.cache_dir) / "tokenizers";

@@ -1,6 +1,6 @@
 // The tokenizer interface and its registry: `gpt2` (byte-level BPE, exactly GPT-2's), `word` (the
-// whitespace-word vocabulary of WikiText-2/PTB, built from the train split) and `sentencepiece` (BPE
-// trained on the train split with data.vocab_size pieces).
+// whitespace-word vocabulary of WikiText-2/PTB, built from the train split), `sentencepiece` (BPE
+// trained on the train split with data.vocab_size pieces) and `char` (one token per byte).
 #pragma once
 #include <cstdint>
 #include <memory>

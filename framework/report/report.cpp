@@ -280,12 +280,23 @@ Report build_report(const std::vector<RunSample>& runs) {
       {"avg kurtosis", {"stats", "fp", "avg_kurtosis"}, 2},
       {"sink rate", {"stats", "fp", "sink_rate"}, 3},
       {"first-token attention", {"stats", "fp", "first_token_attention"}, 4},
+      {"first-token / uniform", {"stats", "fp", "first_token_vs_uniform"}, 2},
       {"depth-sink mass", {"stats", "fp", "depth_sink_mass"}, 3}};
   for (const auto& d : datasets) {
     std::vector<Column> columns;
     for (const auto& m : outlier_metrics) columns.push_back({m.label, d, m});
     report.tables.push_back(make_table(fmt::format("(a) Outliers and sinks on {} (fp model, statistics windows)", d),
                                        columns, groups, presets));
+  }
+  if (std::find(datasets.begin(), datasets.end(), "bigram_backcopy") != datasets.end()) {
+    std::vector<Column> task_columns;
+    for (const auto& sc : schemes)
+      task_columns.push_back({"copy acc " + sc, "bigram_backcopy",
+                              {"copy accuracy " + sc, {"task", sc, "copy_accuracy"}, 3, 1.0, true}});
+    task_columns.push_back({"bigram loss fp", "bigram_backcopy", {"bigram loss", {"task", "fp", "bigram_loss"}, 3}});
+    task_columns.push_back(
+        {"optimum", "bigram_backcopy", {"bigram loss of the source chain", {"task", "fp", "bigram_optimum"}, 3}});
+    report.tables.push_back(make_table("(a2) Bigram-Backcopy task on its test sequences", task_columns, groups, presets));
   }
   std::vector<Column> ppl_columns;
   for (const auto& d : datasets)

@@ -43,7 +43,7 @@ SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
   s.model->train();
   s.optimizer = make_optimizer(*s.model, c.train);
   s.windows = std::make_unique<WindowSampler>(s.data.split("train"), c.data.seq_len, c.data.bos,
-                                              s.data.tokenizer->end_of_text(), uint64_t(c.seed));
+                                              s.data.tokenizer->end_of_text(), uint64_t(c.seed), s.data.corpus.window_period);
 }
 
 SpeedTrial::~SpeedTrial() = default;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "framework/core/build_info.h"
 #include "framework/core/errors.h"
 #include "framework/core/hash.h"
 #include "framework/core/log.h"
@@ -14,6 +15,7 @@
 #include "framework/core/version.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/eval/backcopy_scores.h"
 #include "framework/eval/gsm8k_eval.h"
 #include "framework/eval/perplexity.h"
 #include "framework/model/presets.h"
@@ -127,7 +129,8 @@ nlohmann::json summary_json(const StatsSummary& summary) {
 
 // Windows [N, T] of `split` for a seeded purpose (statistics, calibration), BOS-prefixed with data.bos.
 at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t seq_len, int64_t count, uint64_t seed) {
-  const WindowSampler sampler(s.data.split(split), seq_len, s.config.data.bos, s.data.tokenizer->end_of_text(), seed);
+  const WindowSampler sampler(s.data.split(split), seq_len, s.config.data.bos, s.data.tokenizer->end_of_text(), seed,
+                              s.data.corpus.window_period);
   return sampler.batch(0, count).inputs;
 }
 
@@ -158,6 +161,7 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
   const Config& c = s.config;
   for (const char* key : {"perplexity", "quantization", "timing"}) results[key] = nlohmann::json::object();
   results.erase("stats");  // a re-evaluation without statistics leaves no stale summary behind
+  results.erase("task");
   at::Tensor stats_windows;
   if (c.stats.enabled)  // a seed of their own, derived from the run's, so they differ from the training stream's
     stats_windows =
@@ -172,6 +176,21 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
     t0 = std::chrono::steady_clock::now();
     results["perplexity"][scheme.name] = evaluate_perplexities(s, scheme.name);
     timing["perplexity_s"] = seconds_since(t0);
+    if (const auto task = s.data.corpus.backcopy) {  // the task's own metrics on every test sequence
+      const auto& test = s.data.split("test");
+      const WindowSampler sequences(test, c.data.seq_len, c.data.bos, s.data.tokenizer->end_of_text(), 0,
+                                    s.data.corpus.window_period);
+      nlohmann::json scores = score_backcopy(*s.model, sequences.evenly_spaced(int64_t(test.size()) / c.data.seq_len),
+                                             *task, *s.data.tokenizer, c.eval.batch_size)
+                                  .to_json();
+      log_line(fmt::format("task  {:<12} | test copy accuracy {:.4f} | copy loss {:.4f} | bigram loss {:.4f} (optimum "
+                           "{:.4f})",
+                           scheme.name, scores["copy_accuracy"].get<double>(), scores["copy_loss"].get<double>(),
+                           scores["bigram_loss"].get<double>(), scores["bigram_optimum"].get<double>()));
+      scores["split"] = "test";
+      scores["triggers"] = task->triggers;
+      results["task"][scheme.name] = scores;
+    }
     if (quantized) results["quantization"][scheme.name]["activation_sites"] = quantized->activation_sites();
     if (!c.stats.enabled) continue;
     t0 = std::chrono::steady_clock::now();
@@ -263,6 +282,8 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
           {"device", s.device.str()},
           {"precision", precision_name(s.compute.dtype)},
           {"attention_kernel", s.compute.attention_kernel()},
+          {"libtorch", build_info().libtorch},
+          {"cuda", build_info().cuda.empty() ? "none" : build_info().cuda},
           {"model", {{"preset", c.model.preset}, {"router", m.router}, {"attnres_blocks", m.attnres_blocks},
                      {"normalizer", m.normalizer}, {"gate", m.gate}, {"null_signal", m.null_signal},
                      {"parameters", parameter_count(*s.model)}, {"vocab_size", s.data.tokenizer->vocab_size()}}},

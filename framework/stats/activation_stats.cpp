@@ -62,7 +62,14 @@ double finite_mean(const std::vector<double>& v) {
 double SiteStats::mean_inf_norm() const { return finite_mean(inf_norm); }
 double SiteStats::mean_kurtosis() const { return finite_mean(kurtosis); }
 
+double uniform_first_token_attention(int64_t queries) {
+  double harmonic = 0;
+  for (int64_t t = 1; t <= queries; ++t) harmonic += 1.0 / double(t);
+  return queries > 0 ? harmonic / double(queries) : NAN;
+}
+
 void AttentionStats::add_probs(const at::Tensor& probs, int64_t keep) {
+  uniform_first_token = uniform_first_token_attention(probs.size(-2));
   auto p = probs.to(torch::kDouble);
   auto first = p.select(-1, 0);  // [B, H, T]
   first_token.push_back(first.mean(-1));
@@ -89,6 +96,7 @@ std::vector<std::pair<std::string, double>> StatsSummary::fields() const {
           {"avg_kurtosis", avg_kurtosis},
           {"max_kurtosis", max_kurtosis},
           {"first_token_attention", first_token_attention},
+          {"first_token_vs_uniform", first_token_vs_uniform},
           {"first_token_attention_renorm", first_token_attention_renorm},
           {"sink_rate", sink_rate},
           {"null_mass", null_mass},
@@ -110,14 +118,16 @@ StatsSummary SchemeStats::summary() const {
   }
   s.avg_kurtosis = finite_mean(kurtoses);
   std::vector<at::Tensor> first, renorm, nulls;
+  double uniform = NAN;
   for (const auto& [layer, a] : attention) {
-    if (!a.first_token.empty()) first.push_back(concat_rows(a.first_token));
+    if (!a.first_token.empty()) first.push_back(concat_rows(a.first_token)), uniform = a.uniform_first_token;
     if (!a.first_token_renorm.empty()) renorm.push_back(concat_rows(a.first_token_renorm));
     if (!a.null_mass.empty()) nulls.push_back(concat_rows(a.null_mass));
   }
   if (!first.empty()) {
     auto all = torch::stack(first);  // [L, N, H]
     s.first_token_attention = all.mean().item<double>();
+    s.first_token_vs_uniform = s.first_token_attention / uniform;
     s.sink_rate = (all > sink_eps).to(torch::kDouble).mean().item<double>();
     s.first_token_attention_renorm = torch::stack(renorm).mean().item<double>();
   }
@@ -134,6 +144,16 @@ StatsSummary SchemeStats::summary() const {
   s.depth_entropy = finite_mean(entropy);
   s.max_depth_weight = finite_mean(max_weight);
   return s;
+}
+
+std::map<std::string, std::vector<double>> SchemeStats::first_token_vs_uniform_per_head() const {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [layer, a] : attention) {
+    if (a.first_token.empty()) continue;
+    auto ratio = (concat_rows(a.first_token).mean(0) / a.uniform_first_token).contiguous();
+    out[layer] = {ratio.data_ptr<double>(), ratio.data_ptr<double>() + ratio.numel()};
+  }
+  return out;
 }
 
 }  // namespace oasis

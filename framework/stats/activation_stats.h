@@ -42,9 +42,15 @@ struct SiteStats {
   double mean_kurtosis() const;
 };
 
+// The first-token attention that uniform causal attention gives over T queries: query t (1-based) sees t
+// keys, so A[t, 1] = 1/t and the mean over queries is the harmonic number H_T over T (Gu et al.'s
+// reference: 0.074 at T = 64, 0.024 at T = 256).
+double uniform_first_token_attention(int64_t queries);
+
 struct AttentionStats {
   std::vector<at::Tensor> first_token, first_token_renorm, null_mass;  // [B, H] float64 chunks
   std::vector<at::Tensor> maps;                                        // [H, T, T] half, per kept sequence
+  double uniform_first_token = NAN;  // H_T / T of the windows seen (all windows of a collection are T long)
   // probs [B, H, T, T]; the batch's first `keep` sequences are kept as maps.
   void add_probs(const at::Tensor& probs, int64_t keep);
   void add_null_mass(const at::Tensor& null_mass);  // [B, H, T]
@@ -63,6 +69,7 @@ struct StatsSummary {
   double avg_kurtosis = NAN, max_kurtosis = NAN;
   std::string max_kurtosis_site;
   double first_token_attention = NAN, first_token_attention_renorm = NAN, sink_rate = NAN, null_mass = NAN;
+  double first_token_vs_uniform = NAN;  // first_token_attention / (H_T / T): 1 = uniform, a sink is far above
   double depth_sink_mass = NAN, depth_entropy = NAN, max_depth_weight = NAN;
   std::vector<std::pair<std::string, double>> fields() const;  // name -> value, in table order
 };
@@ -75,6 +82,8 @@ struct SchemeStats {
   std::map<std::string, AttentionStats> attention;  // layer "3"
   std::map<std::string, DepthStats> depth;          // "3.route_attn", "final_route"
   StatsSummary summary() const;
+  // Per attention layer, per head: mean first-token attention over sequences divided by H_T / T.
+  std::map<std::string, std::vector<double>> first_token_vs_uniform_per_head() const;
 };
 
 at::Tensor concat_rows(const std::vector<at::Tensor>& chunks);  // cat along dim 0 ([0] when empty)

@@ -30,6 +30,10 @@ const std::vector<MetricDefinition>& metric_definitions() {
        "mean over queries t = 1..T of A[t, 1], the attention to the first token (the BOS token with data.bos), per "
        "head (Gu et al. 2025, k = 1)",
        "[sequence, head]", "attention layers"},
+      {"first_token_vs_uniform_per_head",
+       "mean over sequences of first_token_per_seq divided by uniform_first_token, the value uniform causal "
+       "attention gives: H_T / T for T queries (the group's attribute); 1 = uniform, a sink is far above",
+       "[head]", "attention layers"},
       {"first_token_renorm_per_seq", "mean over queries t of A[t, 1] / sum_j A[t, j] (differs for normalizers whose "
                                      "rows do not sum to 1)",
        "[sequence, head]", "attention layers"},
@@ -52,6 +56,9 @@ const std::vector<MetricDefinition>& metric_definitions() {
       {"summary.max_kurtosis", "max over activation sites of the mean over sequences of kurtosis_per_seq", "scalar",
        "scheme"},
       {"summary.first_token_attention", "mean of first_token_per_seq over layers, sequences and heads", "scalar",
+       "scheme"},
+      {"summary.first_token_vs_uniform",
+       "summary.first_token_attention divided by H_T / T (uniform causal attention over the T queries)", "scalar",
        "scheme"},
       {"summary.first_token_attention_renorm", "mean of first_token_renorm_per_seq over layers, sequences and heads",
        "scalar", "scheme"},
@@ -117,6 +124,8 @@ void write_scheme(H5Writer& w, const SchemeStats& s) {
     if (!a.first_token.empty()) {
       write_tensor(w, g + "/first_token_per_seq", concat_rows(a.first_token));
       write_tensor(w, g + "/first_token_renorm_per_seq", concat_rows(a.first_token_renorm));
+      write_tensor(w, g + "/first_token_vs_uniform_per_head", concat_rows(a.first_token).mean(0) / a.uniform_first_token);
+      w.attribute(g, "uniform_first_token", a.uniform_first_token);
     }
     if (!a.null_mass.empty()) write_tensor(w, g + "/null_mass_per_seq", concat_rows(a.null_mass));
     if (!a.maps.empty()) {

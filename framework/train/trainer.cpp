@@ -10,6 +10,7 @@
 #include "framework/core/log.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/eval/backcopy_scores.h"
 #include "framework/model/language_model.h"
 #include "framework/stats/collect.h"
 #include "framework/train/metrics_log.h"
@@ -39,13 +40,12 @@ double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig
 }
 
 // The statistics summary over the first batch_size validation windows (the same at every validation).
-StatsSummary watch_statistics(LanguageModel& model, const Batch& validation, const Config& config,
-                              const TrainConfig& t) {
+SchemeStats watch_statistics(LanguageModel& model, const Batch& validation, const Config& config,
+                             const TrainConfig& t) {
   StatsConfig options = config.stats;
   options.batch_size = t.batch_size;
   options.map_sequences = 0;
-  const SchemeStats stats = collect_statistics(model, validation.inputs.narrow(0, 0, t.batch_size), options);
-  return stats.summary();
+  return collect_statistics(model, validation.inputs.narrow(0, 0, t.batch_size), options);
 }
 
 }  // namespace
@@ -55,11 +55,17 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
   const TrainConfig& t = config.train;
   const int32_t eot = data.tokenizer->end_of_text();
   // Owned by the closure: the stage reads the stream through it.
+  const int64_t period = data.corpus.window_period;
   auto windows = std::make_shared<WindowSampler>(data.split("train"), config.data.seq_len, config.data.bos, eot,
-                                                 uint64_t(config.seed));
-  const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot, uint64_t(config.seed));
+                                                 uint64_t(config.seed), period);
+  const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot,
+                                    uint64_t(config.seed), period);
   StageData stage{[windows](int64_t first, int64_t count) { return windows->batch(first, count); },
                   valid_windows.evenly_spaced(t.eval_batches * t.batch_size)};
+  if (const auto task = data.corpus.backcopy)
+    stage.task_scores = [task, &data, &t](LanguageModel& m, const Batch& windows) {
+      return score_backcopy(m, windows, *task, *data.tokenizer, t.batch_size).to_json();
+    };
   return train_stage("train", config, t, run_dir, model, stage);
 }
 
@@ -131,13 +137,23 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
       nlohmann::json record = {{"step", state.step}, {"val_loss", state.last_val_loss},
                                {"val_ppl", std::exp(state.last_val_loss)}};
       std::string watched;
+      if (data.task_scores) {
+        const nlohmann::json scores = data.task_scores(model, data.validation);
+        record.update(scores);
+        watched += fmt::format(" | copy acc {:.3f} bigram loss {:.3f} (optimum {:.3f})", scores["copy_accuracy"].get<double>(),
+                               scores["bigram_loss"].get<double>(), scores["bigram_optimum"].get<double>());
+      }
       if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
-        const StatsSummary w = watch_statistics(model, data.validation, config, t);
-        record.update({{"first_token_attention", w.first_token_attention}, {"sink_rate", w.sink_rate},
+        const SchemeStats watched_stats = watch_statistics(model, data.validation, config, t);
+        const StatsSummary w = watched_stats.summary();
+        record.update({{"first_token_attention", w.first_token_attention},
+                       {"first_token_vs_uniform", w.first_token_vs_uniform}, {"sink_rate", w.sink_rate},
                        {"max_inf_norm", w.max_inf_norm}, {"avg_kurtosis", w.avg_kurtosis},
-                       {"depth_sink_mass", w.depth_sink_mass}});
-        watched = fmt::format(" | first-token attn {:.4f} sink rate {:.3f} max|x| {:.2f} kurtosis {:.2f}",
-                              w.first_token_attention, w.sink_rate, w.max_inf_norm, w.avg_kurtosis);
+                       {"depth_sink_mass", w.depth_sink_mass},
+                       {"first_token_vs_uniform_per_head", watched_stats.first_token_vs_uniform_per_head()}});
+        watched += fmt::format(" | first-token attn {:.4f} ({:.1f}x uniform) sink rate {:.3f} max|x| {:.2f} kurtosis {:.2f}",
+                              w.first_token_attention, w.first_token_vs_uniform, w.sink_rate, w.max_inf_norm,
+                              w.avg_kurtosis);
       }
       metrics.append(record);
       log_line(fmt::format("{} {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", name, state.step, t.steps, state.last_val_loss,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 #include <c10/core/Device.h>
 
 #include "framework/core/config.h"
@@ -31,6 +32,8 @@ struct TrainResult {
 struct StageData {
   std::function<Batch(int64_t first, int64_t count)> train;
   Batch validation;  // eval_batches * batch_size rows
+  // The dataset's task metrics on the validation batches (Bigram-Backcopy's copy accuracy), if it has any.
+  std::function<nlohmann::json(LanguageModel&, const Batch&)> task_scores;
 };
 
 // One stage (pretraining, fine-tuning) with `schedule`; checkpoints and metrics.jsonl live in `dir`.
