@@ -152,20 +152,29 @@ TEST(Optimizer, NormsAndEmbeddingsAreNotDecayedUnlessAsked) {
   EXPECT_EQ(make_optimizer(*model, t)->param_groups()[1].params().size(), 0u);
 }
 
+// Two oasis models with the same weights, and the AdamW settings the optimizer tests step them with.
+std::pair<std::shared_ptr<LanguageModel>, std::shared_ptr<LanguageModel>> twin_models() {
+  ModelConfig c = test::small_model("oasis");
+  auto a = build_model(c, 50), b = build_model(c, 50);
+  torch::NoGradGuard no_grad;
+  auto from = b->parameters(), to = a->parameters();
+  for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  return {a, b};
+}
+
+TrainConfig optimizer_test_settings() {
+  TrainConfig t;
+  t.lr = 3e-3;
+  t.weight_decay = 0.1;
+  return t;
+}
+
 // Two copies of one model, one stepped by LibTorch's AdamW and one by ours, over steps with changing
 // learning rates and a parameter that sometimes has no gradient: bit for bit the same parameters and
 // state, and each optimizer's saved state loads into the other.
 TEST(Optimizer, MultiTensorAdamWEqualsLibTorchsAdamWBitForBit) {
-  ModelConfig c = test::small_model("oasis");
-  auto ours_model = build_model(c, 50), reference_model = build_model(c, 50);
-  {
-    torch::NoGradGuard no_grad;
-    auto from = reference_model->parameters(), to = ours_model->parameters();
-    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
-  }
-  TrainConfig t;
-  t.lr = 3e-3;
-  t.weight_decay = 0.1;
+  auto [ours_model, reference_model] = twin_models();
+  const TrainConfig t = optimizer_test_settings();
   auto ours = make_optimizer(*ours_model, t);
   ASSERT_NE(dynamic_cast<MultiTensorAdamW*>(ours.get()), nullptr);
   // The reference: LibTorch's AdamW over the same two groups.
@@ -215,16 +224,8 @@ TEST(Optimizer, MultiTensorAdamWEqualsLibTorchsAdamWBitForBit) {
 // fused optimizer that loads the foreach state (a resume across kernels), 2 more steps; parameters stay
 // within float rounding, and `auto` picks foreach on the CPU.
 TEST(Optimizer, FusedAdamWTracksAdamWAndResumesFromItsState) {
-  ModelConfig c = test::small_model("oasis");
-  auto fused_model = build_model(c, 50), foreach_model = build_model(c, 50);
-  {
-    torch::NoGradGuard no_grad;
-    auto from = foreach_model->parameters(), to = fused_model->parameters();
-    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
-  }
-  TrainConfig t;
-  t.lr = 3e-3;
-  t.weight_decay = 0.1;
+  auto [fused_model, foreach_model] = twin_models();
+  TrainConfig t = optimizer_test_settings();
   EXPECT_EQ(optimizer_name(*make_optimizer(*fused_model, t)), "adamw-foreach");  // auto on the CPU
   t.adamw_kernel = "fused";
   auto fused = make_optimizer(*fused_model, t);

@@ -53,78 +53,84 @@ torch::optim::AdamWParamState& adamw_state(torch::optim::Optimizer& optimizer, c
   return static_cast<torch::optim::AdamWParamState&>(*slot);
 }
 
+// What one AdamW step of a group works on: the parameters that have a gradient, with their state's step
+// count already advanced.
+struct GroupStep {
+  torch::optim::AdamWOptions* options;
+  std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+  std::vector<int64_t> steps;  // the new step count of each
+};
+
+GroupStep begin_group_step(torch::optim::Optimizer& optimizer, torch::optim::OptimizerParamGroup& group,
+                           const char* who) {
+  GroupStep g{&static_cast<torch::optim::AdamWOptions&>(group.options()), {}, {}, {}, {}, {}};
+  TORCH_CHECK(!g.options->amsgrad(), who, ": amsgrad is not supported");
+  for (auto& p : group.params()) {
+    if (!p.grad().defined()) continue;
+    TORCH_CHECK(!p.grad().is_sparse(), who, ": sparse gradients are not supported");
+    auto& st = adamw_state(optimizer, p);
+    st.step(st.step() + 1);
+    g.params.push_back(p);
+    g.grads.push_back(p.grad());
+    g.exp_avgs.push_back(st.exp_avg());
+    g.exp_avg_sqs.push_back(st.exp_avg_sq());
+    g.steps.push_back(st.step());
+  }
+  return g;
+}
+
+at::Tensor evaluate_closure(const torch::optim::Optimizer::LossClosure& closure) {
+  if (!closure) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 }  // namespace
 
 at::Tensor FusedAdamW::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
-  at::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const at::Tensor loss = evaluate_closure(closure);
   for (auto& group : param_groups()) {
-    auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
-    TORCH_CHECK(!options.amsgrad(), "FusedAdamW: amsgrad is not supported");
-    const auto [beta1, beta2] = options.betas();
-    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
-    for (auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      TORCH_CHECK(!p.grad().is_sparse(), "FusedAdamW: sparse gradients are not supported");
-      auto& st = adamw_state(*this, p);
-      st.step(st.step() + 1);
-      auto& mirror = device_steps_[p.unsafeGetTensorImpl()];
-      if (mirror.count != st.step() - 1)  // first step, or state loaded from a checkpoint
-        mirror.value = at::full({}, double(st.step() - 1), p.options().dtype(at::kFloat));
-      mirror.count = st.step();
-      params.push_back(p);
-      grads.push_back(p.grad());
-      exp_avgs.push_back(st.exp_avg());
-      exp_avg_sqs.push_back(st.exp_avg_sq());
+    GroupStep g = begin_group_step(*this, group, "FusedAdamW");
+    if (g.params.empty()) continue;
+    std::vector<at::Tensor> steps;
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      auto& mirror = device_steps_[g.params[i].unsafeGetTensorImpl()];
+      if (mirror.count != g.steps[i] - 1)  // first step, or state loaded from a checkpoint
+        mirror.value = at::full({}, double(g.steps[i] - 1), g.params[i].options().dtype(at::kFloat));
+      mirror.count = g.steps[i];
       steps.push_back(mirror.value);
     }
-    if (params.empty()) continue;
     at::_foreach_add_(steps, 1);
-    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, options.lr(), beta1, beta2,
-                      options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    const auto [beta1, beta2] = g.options->betas();
+    at::_fused_adamw_(g.params, g.grads, g.exp_avgs, g.exp_avg_sqs, {}, steps, g.options->lr(), beta1, beta2,
+                      g.options->weight_decay(), g.options->eps(), /*amsgrad=*/false, /*maximize=*/false);
   }
   return loss;
 }
 
 at::Tensor MultiTensorAdamW::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
-  at::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const at::Tensor loss = evaluate_closure(closure);
   for (auto& group : param_groups()) {
-    auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
-    TORCH_CHECK(!options.amsgrad(), "MultiTensorAdamW: amsgrad is not supported");
+    GroupStep g = begin_group_step(*this, group, "MultiTensorAdamW");
+    if (g.params.empty()) continue;
+    const auto& options = *g.options;
     const auto [beta1, beta2] = options.betas();
-    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
     std::vector<at::Scalar> bias_root2, neg_step_size;
-    for (auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      TORCH_CHECK(!p.grad().is_sparse(), "MultiTensorAdamW: sparse gradients are not supported");
-      auto& st = adamw_state(*this, p);
-      st.step(st.step() + 1);
-      params.push_back(p);
-      grads.push_back(p.grad());
-      exp_avgs.push_back(st.exp_avg());
-      exp_avg_sqs.push_back(st.exp_avg_sq());
-      bias_root2.emplace_back(std::sqrt(1 - std::pow(beta2, st.step())));
-      neg_step_size.emplace_back(-options.lr() / (1 - std::pow(beta1, st.step())));
+    for (int64_t step : g.steps) {
+      bias_root2.emplace_back(std::sqrt(1 - std::pow(beta2, step)));
+      neg_step_size.emplace_back(-options.lr() / (1 - std::pow(beta1, step)));
     }
-    if (params.empty()) continue;
-    if (options.weight_decay() != 0) at::_foreach_mul_(params, 1 - options.lr() * options.weight_decay());
-    at::_foreach_mul_(exp_avgs, beta1);
-    at::_foreach_add_(exp_avgs, grads, 1 - beta1);
-    at::_foreach_mul_(exp_avg_sqs, beta2);
-    at::_foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2);
-    auto denom = at::_foreach_sqrt(exp_avg_sqs);
+    if (options.weight_decay() != 0) at::_foreach_mul_(g.params, 1 - options.lr() * options.weight_decay());
+    at::_foreach_mul_(g.exp_avgs, beta1);
+    at::_foreach_add_(g.exp_avgs, g.grads, 1 - beta1);
+    at::_foreach_mul_(g.exp_avg_sqs, beta2);
+    at::_foreach_addcmul_(g.exp_avg_sqs, g.grads, g.grads, 1 - beta2);
+    auto denom = at::_foreach_sqrt(g.exp_avg_sqs);
     at::_foreach_div_(denom, bias_root2);
     at::_foreach_add_(denom, options.eps());
-    at::_foreach_addcdiv_(params, exp_avgs, denom, neg_step_size);
+    at::_foreach_addcdiv_(g.params, g.exp_avgs, denom, neg_step_size);
   }
   return loss;
 }

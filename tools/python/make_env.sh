@@ -4,16 +4,17 @@
 # ${XDG_CACHE_HOME:-~/.cache}/oasis/python-<hash of requirements.txt>, so every clone on a machine shares one
 # install of the multi-gigabyte wheel; a changed requirements.txt gets a new one. An install that was cut off
 # is never used: the folder counts only once it holds `.complete`.
-# Usage: tools/python/make_env.sh   (from anywhere; prints the environment's path)
+# Usage: tools/python/make_env.sh   (from anywhere; prints the environment's path, progress on stderr)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 requirements=$root/requirements.txt
 key=$(sha256sum "$requirements" | cut -c1-16)
-env_dir=${OASIS_PYTHON_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/oasis/python-$key}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+env_dir=${OASIS_PYTHON_ENV:-${XDG_CACHE_HOME:-$home/.cache}/oasis/python-$key}
 python=${OASIS_BASE_PYTHON:-/usr/bin/python3}
 
 if [ ! -f "$env_dir/.complete" ]; then
-  echo "python env: installing requirements.txt into $env_dir (the torch wheel and its CUDA libraries: ~5 GB; pip's cache is reused)"
+  echo "python env: installing requirements.txt into $env_dir (the torch wheel and its CUDA libraries: ~5 GB)" >&2
   rm -rf "$env_dir"
   mkdir -p "$(dirname "$env_dir")"
   start=$(date +%s)
@@ -23,7 +24,7 @@ if [ ! -f "$env_dir/.complete" ]; then
   "$env_dir/bin/pip" install --quiet --no-deps -r "$requirements"
   "$env_dir/bin/pip" check >/dev/null
   echo "$key" >"$env_dir/.complete"
-  echo "python env: ready in $(( $(date +%s) - start )) s"
+  echo "python env: ready in $(( $(date +%s) - start )) s" >&2
 fi
 ln -sfn "$env_dir" "$root/.venv"
 echo "$env_dir"
