@@ -272,6 +272,7 @@ void finetune_and_score(Session& s, nlohmann::json& results, bool train) {
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
   const ModelComponents& m = s.components;
+  const BuildInfo build = build_info();
   return {{"experiment", c.experiment},
           {"run", c.run},
           {"run_dir", s.run_dir.string()},
@@ -282,8 +283,8 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
           {"device", s.device.str()},
           {"precision", precision_name(s.compute.dtype)},
           {"attention_kernel", s.compute.attention_kernel()},
-          {"libtorch", build_info().libtorch},
-          {"cuda", build_info().cuda.empty() ? "none" : build_info().cuda},
+          {"libtorch", build.libtorch},
+          {"cuda", build.cuda.empty() ? "none" : build.cuda},
           {"model", {{"preset", c.model.preset}, {"router", m.router}, {"attnres_blocks", m.attnres_blocks},
                      {"normalizer", m.normalizer}, {"gate", m.gate}, {"null_signal", m.null_signal},
                      {"parameters", parameter_count(*s.model)}, {"vocab_size", s.data.tokenizer->vocab_size()}}},

@@ -77,6 +77,10 @@ void AttentionStats::add_probs(const at::Tensor& probs, int64_t keep) {
   for (int64_t b = 0; b < std::min(keep, probs.size(0)); ++b) maps.push_back(probs[b].to(torch::kHalf).contiguous());
 }
 
+at::Tensor AttentionStats::first_token_vs_uniform() const {
+  return concat_rows(first_token).mean(0) / uniform_first_token;
+}
+
 void AttentionStats::add_null_mass(const at::Tensor& nu) { null_mass.push_back(nu.to(torch::kDouble).mean(-1)); }
 
 void DepthStats::add(const at::Tensor& w_sbt, int64_t keep) {
@@ -150,7 +154,7 @@ std::map<std::string, std::vector<double>> SchemeStats::first_token_vs_uniform_p
   std::map<std::string, std::vector<double>> out;
   for (const auto& [layer, a] : attention) {
     if (a.first_token.empty()) continue;
-    auto ratio = (concat_rows(a.first_token).mean(0) / a.uniform_first_token).contiguous();
+    const auto ratio = a.first_token_vs_uniform().contiguous();
     out[layer] = {ratio.data_ptr<double>(), ratio.data_ptr<double>() + ratio.numel()};
   }
   return out;

@@ -54,6 +54,8 @@ struct AttentionStats {
   // probs [B, H, T, T]; the batch's first `keep` sequences are kept as maps.
   void add_probs(const at::Tensor& probs, int64_t keep);
   void add_null_mass(const at::Tensor& null_mass);  // [B, H, T]
+  // [H] float64: the mean first-token attention over sequences divided by uniform_first_token.
+  at::Tensor first_token_vs_uniform() const;
 };
 
 struct DepthStats {

@@ -124,7 +124,7 @@ void write_scheme(H5Writer& w, const SchemeStats& s) {
     if (!a.first_token.empty()) {
       write_tensor(w, g + "/first_token_per_seq", concat_rows(a.first_token));
       write_tensor(w, g + "/first_token_renorm_per_seq", concat_rows(a.first_token_renorm));
-      write_tensor(w, g + "/first_token_vs_uniform_per_head", concat_rows(a.first_token).mean(0) / a.uniform_first_token);
+      write_tensor(w, g + "/first_token_vs_uniform_per_head", a.first_token_vs_uniform());
       w.attribute(g, "uniform_first_token", a.uniform_first_token);
     }
     if (!a.null_mass.empty()) write_tensor(w, g + "/null_mass_per_seq", concat_rows(a.null_mass));
