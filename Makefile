@@ -4,7 +4,7 @@
 # libraries from Debian.
 APT_PACKAGES := cmake ninja-build g++ pkg-config git curl python3-venv \
   libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
-  libgtest-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev \
+  libgtest-dev nlohmann-json3-dev libssl-dev libsentencepiece-dev libpcre2-dev \
   python3-h5py python3-numpy python3-matplotlib python3-pandas
 # The Slurm test starts a real single-node cluster (tests/slurm/cluster.sh); only `make test` needs these.
 TEST_PACKAGES := slurmctld slurmd slurm-client munge

@@ -137,6 +137,25 @@ TEST(ConfigErrors, CrossFieldRules) {
   EXPECT_NE(e.find("train.warmup_steps: expected at most train.steps=10"), std::string::npos) << e;
 }
 
+TEST(ConfigErrors, HostileValuesAndFiles) {
+  auto dir = scratch_dir();
+  auto file = write_text(dir / "x.yaml", "train:\n  steps: 10\n");
+  std::string e = error_of([&] { load_config(file, {"train.lr=1e999"}); });
+  EXPECT_NE(e.find("train.lr: expected a finite number, got '1e999'"), std::string::npos) << e;
+  auto twice = write_text(dir / "twice.yaml", "train:\n  steps: 10\n  lr: 0.1\n  steps: 20\n");
+  e = error_of([&] { load_config(twice, {}); });
+  EXPECT_NE(e.find(twice + ":4:3: duplicate key 'steps' (first given at line 2)"), std::string::npos) << e;
+  auto empty = write_text(dir / "empty.yaml", "# only a comment\n");
+  e = error_of([&] { load_config(empty, {}); });
+  EXPECT_NE(e.find(empty + ": the config file is empty"), std::string::npos) << e;
+  e = error_of([&] { load_config(file, {"model={preset: oasis}"}); });
+  EXPECT_NE(e.find("a whole section cannot be set at once; set its keys one by one (model.KEY=VALUE)"),
+            std::string::npos) << e;
+  // A length derived from another names the key the user wrote, not the derived one.
+  e = error_of([&] { load_config(file, {"eval.context_len=4096"}); });
+  EXPECT_NE(e.find("eval.context_len: expected at most model.max_seq_len"), std::string::npos) << e;
+}
+
 TEST(ConfigErrors, NamesCannotEscapeTheRunsDirectory) {
   auto dir = scratch_dir();
   auto file = write_text(dir / "x.yaml", "experiment: ../../etc\n");

@@ -15,6 +15,7 @@
 #include "framework/data/sentencepiece_bpe.h"
 #include "framework/data/token_data.h"
 #include "framework/data/word_vocab.h"
+#include "framework/core/text.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -120,6 +121,36 @@ TEST(Datasets, UserTextFile) {
   TokenizedData data = prepare_data(d);
   EXPECT_EQ(data.corpus.split("train")[0].substr(0, 7), "line 0\n");
   EXPECT_EQ(data.split("train").size() + data.split("valid").size() + data.split("test").size(), 300u);
+}
+
+TEST(Datasets, TextThatIsNotUtf8OrTooShortOrADirectoryIsRefusedNamingTheFile) {
+  auto dir = test::scratch_dir();
+  auto message_of = [](const DataConfig& d) {
+    try {
+      load_corpus(d);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  DataConfig d = data_config("text", "word");
+  std::string text(500, 'a');
+  text[300] = '\xff';
+  d.path = test::write_text(dir / "binary.txt", text);
+  EXPECT_NE(message_of(d).find("'" + d.path + "' is not valid UTF-8 text: byte offset 300 (0xff)"), std::string::npos)
+      << message_of(d);
+  d.path = test::write_text(dir / "overlong.txt", "ok \xc0\xaf");  // an overlong '/'
+  EXPECT_NE(message_of(d).find("byte offset 3 (0xc0)"), std::string::npos) << message_of(d);
+  d.path = test::write_text(dir / "one-line.txt", "a single line without a newline");
+  EXPECT_NE(message_of(d).find("split is empty (first 90% train"), std::string::npos) << message_of(d);
+  d.path = test::write_text(dir / "empty.txt", "");
+  EXPECT_NE(message_of(d).find("is empty; expected text"), std::string::npos) << message_of(d);
+  d.path = dir.string();
+  EXPECT_NE(message_of(d).find("is a directory; expected a text file"), std::string::npos) << message_of(d);
+  // Valid multi-byte text passes: 2-, 3- and 4-byte characters.
+  EXPECT_FALSE(invalid_utf8_offset("a\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_EQ(invalid_utf8_offset("\xed\xa0\x80"), 0u);  // a UTF-16 surrogate
+  EXPECT_EQ(invalid_utf8_offset("ab\xe2\x82"), 2u);       // cut short
 }
 
 TEST(Datasets, MissingDatasetSaysWhereItLooked) {

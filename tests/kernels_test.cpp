@@ -184,7 +184,9 @@ TEST(ScoreMask, CausalFlagEqualsFilledScoresForEveryNormalizer) {
         EXPECT_TRUE(torch::allclose(n->probs, filled.probs, rtol, atol)) << kind;
         EXPECT_TRUE(torch::allclose(n->lse, filled.lse, rtol, atol)) << kind;
         ASSERT_EQ(n->null_mass.defined(), filled.null_mass.defined()) << kind;
-        if (filled.null_mass.defined()) EXPECT_TRUE(torch::allclose(n->null_mass, filled.null_mass, rtol, atol)) << kind;
+        if (filled.null_mass.defined()) {
+          EXPECT_TRUE(torch::allclose(n->null_mass, filled.null_mass, rtol, atol)) << kind;
+        }
       }
       auto gradient = [&](const Normalized& n) {
         torch::manual_seed(4);

@@ -15,6 +15,8 @@
 #include "framework/model/transformer.h"
 #include "framework/quant/transform.h"
 #include "framework/run/pipeline.h"
+#include "framework/train/checkpoint.h"
+#include "framework/train/optimizer.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -191,21 +193,20 @@ TEST(QuantEval, TrainedModelsUnderW8A8AndW4A4) {
   EXPECT_EQ(results["quantization"]["w8a8"]["calibration"]["batches"], 16);
 
   // The outlier channel, injected into the trained weights: fp perplexity unchanged, W8A8 hurt.
+  // Saved as a newer checkpoint (an edit in place would fail the checkpoint's SHA-256 check, rightly).
   const auto run_dir = c.run_dir();
-  torch::serialize::InputArchive archive;
   auto model = build_model(c.model, 1024);
-  auto checkpoint = run_dir / "checkpoints";
-  ASSERT_TRUE(std::filesystem::exists(checkpoint));
-  std::filesystem::path newest;
-  for (const auto& e : std::filesystem::directory_iterator(checkpoint)) newest = std::max(newest, e.path());
-  torch::load(model, (newest / "model.pt").string());
+  const auto newest = latest_checkpoint(run_dir);
+  ASSERT_TRUE(newest);
+  TrainState state = load_checkpoint(*newest, *model, nullptr);
   {
     torch::NoGradGuard no_grad;
     auto block = std::dynamic_pointer_cast<Transformer>(model)->blocks[0]->as<DecoderBlock>();
     block->attn_norm->weight[3] *= 256.0;
     block->attn->wqkv->weight.select(1, 3).div_(256.0);
   }
-  torch::save(model, (newest / "model.pt").string());
+  state.step += 1;
+  save_checkpoint(run_dir, state, *model, *make_optimizer(*model, c.train), 10);
   auto r = test::run_cli("eval " + run_dir.string() + " 'quant.schemes=[fp,w8a8]'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto outlier = nlohmann::json::parse(read_file(run_dir / "results.json"));

@@ -33,10 +33,11 @@ void validate(const Config& c, const ConfigTree& tree) {
                         c.model.attnres_blocks));
   if (const std::string problem = model_components_problem(c.model); !problem.empty())
     throw ConfigError(fmt::format("{}: {}", tree.origin_of("model"), problem));
-  // Every sequence the model sees must fit its RoPE table.
+  // Every sequence the model sees must fit its RoPE table. A length left at 0 takes the one before it
+  // (stats <- eval <- data), so each is checked after its source and the error names the key written.
   const std::pair<const char*, int64_t> lengths[] = {{"data.seq_len", c.data.seq_len},
-                                                     {"stats.seq_len", c.stats_seq_len()},
                                                      {"eval.context_len", c.eval_context_len()},
+                                                     {"stats.seq_len", c.stats_seq_len()},
                                                      {"finetune.seq_len", c.finetune_seq_len()}};
   for (const auto& [key, length] : lengths)
     if (length > c.model.max_seq_len)

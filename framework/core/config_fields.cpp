@@ -1,5 +1,7 @@
 #include "framework/core/config_fields.h"
 
+#include <cmath>
+
 #include <regex>
 
 namespace oasis {
@@ -35,7 +37,7 @@ Check<std::string> path_safe_name() {
 namespace detail {
 
 template <> const char* type_name<int64_t>() { return "an integer"; }
-template <> const char* type_name<double>() { return "a number"; }
+template <> const char* type_name<double>() { return "a finite number"; }
 template <> const char* type_name<bool>() { return "true or false"; }
 template <> const char* type_name<std::string>() { return "a string"; }
 template <> const char* type_name<std::vector<std::string>>() { return "a list of strings"; }
@@ -60,8 +62,12 @@ bool parse_scalar(const YAML::Node& node, double& out) {
   const std::string& s = node.Scalar();
   static const std::regex number(R"([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)");
   if (!std::regex_match(s, number)) return false;
-  out = std::stod(s);
-  return true;
+  try {
+    out = std::stod(s);
+  } catch (const std::out_of_range&) {  // 1e999: beyond double's range
+    return false;
+  }
+  return std::isfinite(out);
 }
 
 template <>

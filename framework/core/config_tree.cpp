@@ -77,9 +77,27 @@ void merge_tree(ConfigTree& dst, const ConfigTree& src) {
   dst.files.insert(dst.files.end(), src.files.begin(), src.files.end());
 }
 
+// yaml-cpp keeps both entries of a repeated key and lookups see only the first: a silent loss of the
+// second value. Refused here, naming both lines.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& source) {
+  if (node.IsSequence())
+    for (const auto& item : node) reject_duplicate_keys(item, source);
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> first_seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const auto [where, inserted] = first_seen.emplace(key, it->first.Mark());
+    if (!inserted)
+      throw ConfigError(fmt::format("{}: duplicate key '{}' (first given at line {}); give each key once",
+                                    mark_text(source, it->first.Mark()), key, where->second.line + 1));
+    reject_duplicate_keys(it->second, source);
+  }
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
     YAML::Node node = YAML::Load(text);
+    reject_duplicate_keys(node, source);
     if (node.IsNull()) return YAML::Node(YAML::NodeType::Map);
     if (!node.IsMap())
       throw ConfigError(fmt::format("{}: expected a mapping of keys (key: value) at the top level", source));
@@ -135,6 +153,8 @@ ConfigTree load_recursive(const fs::path& file, const fs::path& configs_root, st
   const std::string source = file.string();
   ConfigTree own;
   own.root = parse_yaml(read_text_file(file), source);
+  if (own.root.size() == 0)
+    throw ConfigError(fmt::format("{}: the config file is empty; expected a mapping of keys (key: value)", source));
   own.files.push_back(source);
   record_origins(own.root, "", source, own.origins);
 
@@ -223,6 +243,9 @@ void apply_overrides(ConfigTree& tree, const std::vector<std::string>& overrides
     } catch (const YAML::Exception& e) {
       throw ConfigError(fmt::format("{}: the value is not valid YAML: {}", where, e.msg));
     }
+    if (value.IsMap())  // replacing a section whole would drop its other keys and dodge per-key checks
+      throw ConfigError(fmt::format("{}: a whole section cannot be set at once; set its keys one by one ({}.KEY=VALUE)",
+                                    where, key));
     set_config_value(tree, key, value, where);
   }
 }

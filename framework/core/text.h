@@ -1,5 +1,7 @@
-// Small string helpers shared by config errors and registries: "did you mean" suggestions, joining.
+// Small string helpers shared by config errors, registries and datasets: "did you mean" suggestions,
+// joining, UTF-8 validation.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,5 +18,9 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 
 std::string join(const std::vector<std::string>& items, std::string_view sep);
+
+// The byte offset of the first sequence that is not well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF), or nullopt when all of `text` is valid.
+std::optional<size_t> invalid_utf8_offset(std::string_view text);
 
 }  // namespace oasis

@@ -7,6 +7,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/hash.h"
 #include "framework/core/paths.h"
+#include "framework/core/text.h"
 #include "framework/data/bigram_backcopy.h"
 
 namespace oasis {
@@ -51,8 +52,23 @@ std::map<std::string, std::vector<std::string>> split_single_file(const std::str
 
 namespace {
 
+// A dataset file's text: refused, naming the file, when it is not UTF-8 (a binary or mis-encoded file
+// would otherwise train a tokenizer on noise) or holds nothing.
+std::string read_text_file(const fs::path& file) {
+  if (fs::is_directory(file))
+    throw RuntimeError(fmt::format("'{}' is a directory; expected a text file", file.string()));
+  std::string text = read_file(file);
+  if (text.empty()) throw RuntimeError(fmt::format("'{}' is empty; expected text", file.string()));
+  if (const auto at = invalid_utf8_offset(text))
+    throw RuntimeError(fmt::format("'{}' is not valid UTF-8 text: byte offset {} (0x{:02x}) begins no UTF-8 character",
+                                   file.string(), *at, static_cast<unsigned char>(text[*at])));
+  return text;
+}
+
 fs::path require_file(const fs::path& dir, const std::string& name, const std::string& dataset) {
   fs::path p = dir / name;
+  if (fs::is_directory(p))
+    throw RuntimeError(fmt::format("dataset '{}': '{}' is a directory; expected a file", dataset, p.string()));
   if (!fs::is_regular_file(p))
     throw RuntimeError(fmt::format("dataset '{}': file '{}' is missing (run `make data` to fetch and verify it)",
                                    dataset, p.string()));
@@ -63,13 +79,13 @@ Corpus three_files(const std::string& dataset, const fs::path& dir, const std::s
   Corpus c;
   c.split_rule = "official " + fmt::format(fmt::runtime(pattern), "{train,valid,test}") + " files";
   for (const char* split : {"train", "valid", "test"})
-    c.splits[split] = {read_file(require_file(dir, fmt::format(fmt::runtime(pattern), split), dataset))};
+    c.splits[split] = {read_text_file(require_file(dir, fmt::format(fmt::runtime(pattern), split), dataset))};
   return c;
 }
 
 Corpus c4_documents(const fs::path& dir) {
   const fs::path file = require_file(dir, "c4_validation_2k.jsonl", "c4");
-  const std::string text = read_file(file);
+  const std::string text = read_text_file(file);
   std::vector<std::string> docs;
   size_t start = 0, line_no = 0;
   while (start < text.size()) {
@@ -100,7 +116,11 @@ Corpus c4_documents(const fs::path& dir) {
 Corpus single_file(const fs::path& file) {
   Corpus c;
   c.split_rule = "first 90% train, next 5% valid, last 5% test (cuts at line starts)";
-  c.splits = split_single_file(read_file(file));
+  c.splits = split_single_file(read_text_file(file));
+  for (const auto& [split, docs] : c.splits)
+    if (docs.front().empty())
+      throw RuntimeError(fmt::format("'{}': its {} split is empty ({}); the file needs more lines", file.string(),
+                                     split, c.split_rule));
   return c;
 }
 
@@ -156,6 +176,8 @@ Corpus load_corpus(const DataConfig& data) {
                               data.bigram_backcopy.source);
   } else if (data.dataset == "text") {
     source = data.path;
+    if (fs::is_directory(source))
+      throw ConfigError(fmt::format("data.path: '{}' is a directory; expected a text file", data.path));
     if (!fs::is_regular_file(source))
       throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));
     c = single_file(source);

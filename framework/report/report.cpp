@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/json_file.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 
@@ -26,16 +27,31 @@ T yaml_or(const YAML::Node& node, T fallback) {
   return node && node.IsScalar() ? node.as<T>() : fallback;
 }
 
+// A run directory's identity and results; a damaged config.yaml or results.json is named on stdout and
+// the run counted as unreadable, so one bad file does not stop the report of all the others.
 RunSample read_run(const fs::path& dir) {
   RunSample r;
   r.dir = dir;
-  const YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
-  r.experiment = yaml_or<std::string>(config["experiment"], "");
-  r.preset = yaml_or<std::string>(config["model"]["preset"], "?");
-  r.dataset = yaml_or<std::string>(config["data"]["dataset"], "?");
-  r.seed = yaml_or<int64_t>(config["seed"], 0);
-  r.done = fs::exists(dir / "DONE") && fs::exists(dir / "results.json");
-  if (r.done) r.results = nlohmann::json::parse(read_file(dir / "results.json"));
+  r.preset = r.dataset = "?";
+  try {
+    const YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
+    r.experiment = yaml_or<std::string>(config["experiment"], "");
+    r.preset = yaml_or<std::string>(config["model"]["preset"], "?");
+    r.dataset = yaml_or<std::string>(config["data"]["dataset"], "?");
+    r.seed = yaml_or<int64_t>(config["seed"], 0);
+    r.done = fs::exists(dir / "DONE") && fs::exists(dir / "results.json");
+    if (r.done) r.results = read_json_file(dir / "results.json");
+    if (r.done && !r.results.is_object()) throw RuntimeError(fmt::format("'{}' is not a JSON object", (dir / "results.json").string()));
+  } catch (const YAML::Exception& e) {
+    r.unreadable = fmt::format("'{}': {}", (dir / "config.yaml").string(), e.what());
+  } catch (const RuntimeError& e) {
+    r.unreadable = e.what();
+  }
+  if (!r.unreadable.empty()) {
+    r.done = false;
+    r.results = nlohmann::json();
+    log_line(fmt::format("warning: leaving out unreadable run '{}': {}", dir.string(), r.unreadable));
+  }
   return r;
 }
 
@@ -237,17 +253,21 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
   }
   // Planned cells that never started.
   for (const auto& file : plans) {
-    const auto plan = nlohmann::json::parse(read_file(file));
-    for (const auto& cell : plan["cells"]) {
-      const fs::path dir = file.parent_path() / cell["id"].get<std::string>();
-      if (seen.count(fs::weakly_canonical(dir))) continue;
-      RunSample r;
-      r.dir = dir;
-      r.experiment = plan["experiment"].get<std::string>();
-      r.preset = cell["preset"].get<std::string>();
-      r.dataset = cell["dataset"].get<std::string>();
-      r.seed = cell["seed"].get<int64_t>();
-      runs.push_back(r);
+    try {
+      const auto plan = read_json_file(file);
+      for (const auto& cell : plan.at("cells")) {
+        const fs::path dir = file.parent_path() / cell.at("id").get<std::string>();
+        if (seen.count(fs::weakly_canonical(dir))) continue;
+        RunSample r;
+        r.dir = dir;
+        r.experiment = plan.at("experiment").get<std::string>();
+        r.preset = cell.at("preset").get<std::string>();
+        r.dataset = cell.at("dataset").get<std::string>();
+        r.seed = cell.at("seed").get<int64_t>();
+        runs.push_back(r);
+      }
+    } catch (const std::exception& e) {  // the cells that did start are still reported
+      log_line(fmt::format("warning: ignoring plan '{}': {}", file.string(), e.what()));
     }
   }
   std::sort(runs.begin(), runs.end(), [](const RunSample& a, const RunSample& b) { return a.dir < b.dir; });
@@ -324,7 +344,8 @@ Report build_report(const std::vector<RunSample>& runs) {
       if (it == groups.end()) continue;
       for (const auto* r : it->second)
         sources.rows.push_back({d, p, std::to_string(r->seed),
-                                r->done ? "done" : (fs::exists(r->dir) ? "unfinished" : "not started"), r->dir.string(),
+                                r->done ? "done" : !r->unreadable.empty() ? "unreadable" : fs::exists(r->dir) ? "unfinished" : "not started",
+                                r->dir.string(),
                                 r->done ? text_field(r->results, "code_version") : "", r->done ? text_field(r->results, "config_hash") : ""});
     }
   report.tables.push_back(sources);

@@ -25,6 +25,7 @@ struct RunSample {
   int64_t seed = 0;
   bool done = false;
   nlohmann::json results;  // empty when the run has not finished
+  std::string unreadable;  // why its config.yaml or results.json could not be read (then not done)
 };
 
 // Run directories under `runs_dir` (any depth up to 3), plus planned-but-absent cells from plan.json.

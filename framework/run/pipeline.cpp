@@ -8,6 +8,7 @@
 
 #include "framework/core/build_info.h"
 #include "framework/core/errors.h"
+#include "framework/core/json_file.h"
 #include "framework/core/hash.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
@@ -154,11 +155,15 @@ void apply_scheme(Session& s, const QuantScheme& scheme, std::optional<QuantTran
   record["quantized_weights"] = quantized->quantized_weights();
 }
 
+// An evaluation's stats.h5 is written here first and only replaces the previous one in commit_results.
+const char* const kPendingStats = "stats.h5.new";
+
 // For every quantization scheme: calibration (static schemes), perplexity on every configured split and,
 // when enabled, the statistics pass; all statistics go into one stats.h5. Each stage is timed, so the
 // cost of statistics and calibration stays visible.
 void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results) {
   const Config& c = s.config;
+  fs::remove(s.run_dir / kPendingStats);  // left by an evaluation that failed halfway
   for (const char* key : {"perplexity", "quantization", "timing"}) results[key] = nlohmann::json::object();
   results.erase("stats");  // a re-evaluation without statistics leaves no stale summary behind
   results.erase("task");
@@ -210,12 +215,11 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
                  stats_windows.size(1), c.data.bos};
   std::vector<const SchemeStats*> pointers;
   for (const auto& st : all_stats) pointers.push_back(&st);
-  const fs::path file = s.run_dir / "stats.h5";
+  const fs::path file = s.run_dir / kPendingStats;  // moved into place by commit_results
   write_stats_file(file, meta, pointers);
   results["stats"].update({{"file", "stats.h5"}, {"checkpoint_step", checkpoint_step}, {"split", c.stats.split},
                            {"sequences", stats_windows.size(0)}, {"seq_len", stats_windows.size(1)}, {"bos", c.data.bos},
                            {"sites", c.stats.sites}, {"sink_eps", c.stats.sink_eps}});
-  log_line("wrote " + file.string());
 }
 
 // Supervised fine-tuning on GSM8K train, a stage of its own in <run>/finetune (resumable like pretraining).
@@ -223,7 +227,7 @@ nlohmann::json finetune(Session& s) {
   const Config& c = s.config;
   auto examples = std::make_shared<FinetuneExamples>(c, *s.data.tokenizer);
   StageData stage{[examples](int64_t first, int64_t count) { return examples->batch(first, count); },
-                  examples->validation(c.finetune.eval_batches * c.finetune.batch_size)};
+                  examples->validation(c.finetune.eval_batches * c.finetune.batch_size), {}};
   const TrainResult r = train_stage("finetune", c, c.finetune, s.run_dir / "finetune", *s.model, stage);
   return {{"task", c.finetune.task}, {"steps", r.state.step}, {"train_items", examples->train_size()},
           {"held_out_items", examples->valid_size()}, {"skipped_items", examples->skipped()},
@@ -269,6 +273,25 @@ void finetune_and_score(Session& s, nlohmann::json& results, bool train) {
   if (c.gsm8k.enabled) score_gsm8k_into(s, results);
 }
 
+// Puts a finished evaluation in place. A perplexity that is not a finite number means the evaluation is
+// broken, not a result: it is refused, and the previous results.json and stats.h5 stay as they were.
+void commit_results(const fs::path& run_dir, const nlohmann::json& results) {
+  for (const auto& [scheme, splits] : results["perplexity"].items())
+    for (const auto& [split, r] : splits.items())
+      if (!r["perplexity"].is_number() || !std::isfinite(r["perplexity"].get<double>())) {
+        fs::remove(run_dir / kPendingStats);
+        throw RuntimeError(fmt::format("{} perplexity on {} is {}; nothing written, the previous results.json and "
+                                       "stats.h5 in '{}' are unchanged",
+                                       scheme, split, r["perplexity"].dump(), run_dir.string()));
+      }
+  if (fs::exists(run_dir / kPendingStats)) {
+    fs::rename(run_dir / kPendingStats, run_dir / "stats.h5");
+    log_line(fmt::format("wrote {}", (run_dir / "stats.h5").string()));
+  }
+  write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
+  log_line(fmt::format("wrote {}", (run_dir / "results.json").string()));
+}
+
 nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
   const ModelComponents& m = s.components;
@@ -295,11 +318,11 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
 }  // namespace
 
 nlohmann::json train_and_evaluate(const Config& config) {
+  const RunLock lock(config.run_dir());  // before config.yaml: a second writer never leaves its config behind
   const fs::path run_dir = prepare_run_dir(config);
-  const RunLock lock(run_dir);
   if (run_is_done(run_dir)) {
     log_line(fmt::format("run already complete: {} (delete DONE to evaluate again, or use `oasis eval`)", run_dir.string()));
-    return nlohmann::json::parse(read_file(run_dir / "results.json"));
+    return read_json_file(run_dir / "results.json");
   }
   Session s = open_session(config, run_dir, true);
   const TrainResult trained = train_model(config, run_dir, *s.model, s.data);
@@ -312,9 +335,8 @@ nlohmann::json train_and_evaluate(const Config& config) {
                       {"wall_s", trained.state.elapsed_s}};
   evaluate_into(s, trained.state.step, results);
   finetune_and_score(s, results, true);
-  write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");
+  commit_results(run_dir, results);
   mark_run_done(run_dir);
-  log_line(fmt::format("wrote {}", (run_dir / "results.json").string()));
   return results;
 }
 
@@ -327,13 +349,12 @@ nlohmann::json evaluate_run(const fs::path& run_dir, const std::vector<std::stri
   const TrainState state = load_checkpoint(*checkpoint, *s.model, nullptr);
 
   const fs::path file = run_dir / "results.json";
-  nlohmann::json results = fs::exists(file) ? nlohmann::json::parse(read_file(file)) : nlohmann::json::object();
+  nlohmann::json results = fs::exists(file) ? read_json_file(file) : nlohmann::json::object();
   const nlohmann::json header = results_header(s, state.step);  // named: items() of a temporary would dangle
   for (const auto& [key, value] : header.items()) results[key] = value;
   evaluate_into(s, state.step, results);
   finetune_and_score(s, results, false);
-  write_file_atomic(file, results.dump(2) + "\n");
-  log_line(fmt::format("wrote {}", file.string()));
+  commit_results(run_dir, results);
   return results;
 }
 

@@ -19,7 +19,25 @@ bool result_neutral(const std::string& key) {
          key.rfind("quant.", 0) == 0 || key.rfind("gsm8k.", 0) == 0;
 }
 
+namespace {
+
+// What a re-evaluation may change: how the trained model is run and measured, never the model itself.
+bool evaluation_setting(const std::string& key) {
+  return result_neutral(key) || key == "device" || key == "precision" || key == "attention_kernel";
+}
+
+}  // namespace
+
 Config load_run_config(const fs::path& run_dir, const std::vector<std::string>& overrides) {
+  for (const auto& text : overrides) {
+    const std::string key = text.substr(0, text.find('='));
+    if (!evaluation_setting(key))
+      throw ConfigError(fmt::format(
+          "command line `{}`: '{}' is fixed by the trained run in '{}'; a re-evaluation may change only eval.*, "
+          "stats.*, quant.*, gsm8k.*, device, precision, attention_kernel, threads and paths (train a new run to "
+          "change the rest)",
+          text, key, run_dir.string()));
+  }
   const fs::path file = run_dir / "config.yaml";
   if (!fs::is_regular_file(file))
     throw ConfigError(fmt::format("'{}' is not a run directory (no config.yaml)", run_dir.string()));
@@ -45,14 +63,14 @@ fs::path prepare_run_dir(const Config& config) {
           dir.string(), differences));
     return dir;
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw RuntimeError(fmt::format("cannot create run directory '{}': {}", dir.string(), ec.message()));
   write_file_atomic(file, fmt::format("# resolved config; code version {}\n{}", code_version(), config_to_yaml(config)));
   return dir;
 }
 
 RunLock::RunLock(const fs::path& run_dir) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) throw RuntimeError(fmt::format("cannot create run directory '{}': {}", run_dir.string(), ec.message()));
   const fs::path file = run_dir / ".lock";
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT, 0644);
   if (fd_ < 0) throw RuntimeError(fmt::format("cannot open lock file '{}'", file.string()));

@@ -14,16 +14,18 @@ namespace oasis {
 // data.data_dir, data.cache_dir (where the same data is found), eval.*, stats.*, quant.*, gsm8k.*.
 bool result_neutral(const std::string& key);
 
-// Creates the directory and writes config.yaml, or checks that the saved one matches `config` (keys
-// that do not change results -- threads, runs_dir, eval.* -- may differ).
+// Writes config.yaml into the (locked) run directory, or checks that the saved one matches `config`
+// (keys that do not change results -- threads, runs_dir, eval.* -- may differ).
 std::filesystem::path prepare_run_dir(const Config& config);
 
-// Reads a run directory's config.yaml plus `overrides` into a Config.
+// Reads a run directory's config.yaml plus `overrides` into a Config. Overrides may only change how the
+// trained model is evaluated (result-neutral keys, device, precision, attention_kernel); any other key is
+// a ConfigError naming it, since the checkpoint holds a model trained with the saved value.
 Config load_run_config(const std::filesystem::path& run_dir, const std::vector<std::string>& overrides);
 
-// An exclusive lock on a run directory (flock on <run>/.lock) for as long as this object lives. The
-// kernel drops it when the process dies, so a crashed holder never leaves it stuck. A second process
-// gets a RunInUse error naming the holder's pid.
+// An exclusive lock on a run directory (flock on <run>/.lock; the directory is created when new) for as
+// long as this object lives. The kernel drops it when the process dies, so a crashed holder never leaves
+// it stuck. A second process gets a RunInUse error naming the holder's pid.
 class RunLock {
  public:
   explicit RunLock(const std::filesystem::path& run_dir);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/core/errors.h"
+#include "framework/core/json_file.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/core/runtime.h"
@@ -81,7 +82,7 @@ std::string last_lines(const fs::path& file, size_t n) {
 std::string cell_summary(const SweepCell& cell) {
   const fs::path file = cell.dir() / "results.json";
   if (!fs::exists(file)) return "";
-  const auto r = nlohmann::json::parse(read_file(file));
+  const auto r = read_json_file(file);
   std::string out;
   if (r.contains("perplexity"))
     for (const auto& [scheme, splits] : r["perplexity"].items())

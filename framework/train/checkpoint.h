@@ -1,12 +1,15 @@
 // Full training state on disk: weights, optimizer moments, LibTorch's RNG, the data position and the
 // step. A checkpoint is written into a temporary folder, renamed to checkpoints/step_XXXXXXXX and only
 // then marked with a DONE file; readers take the newest folder that has DONE, so a kill at any moment
-// leaves either the previous checkpoint or the new one, never a half-written one.
+// leaves either the previous checkpoint or the new one, never a half-written one. state.json records each
+// file's size and SHA-256; a checkpoint whose files no longer match (a damaged disk, a truncated copy) is
+// skipped with a warning in favour of the newest older one that is whole.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -26,10 +29,15 @@ std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64
 void save_checkpoint(const std::filesystem::path& run_dir, const TrainState& state, torch::nn::Module& model,
                      torch::optim::Optimizer& optimizer, int64_t keep);
 
-// The newest complete checkpoint's folder, if any.
+// The newest complete checkpoint whose files are whole, if any; newer damaged ones are named on stdout.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
 
-// Restores model (and optimizer and RNG when given) from `dir`; returns the saved state.
+// Why the checkpoint in `dir` cannot be trusted (a missing file, a size or SHA-256 that differs from
+// state.json's record), or nullopt when it is whole. Checkpoints written before the record are trusted.
+std::optional<std::string> checkpoint_damage(const std::filesystem::path& dir);
+
+// Restores model (and optimizer and RNG when given) from `dir`; returns the saved state. Every tensor's
+// name, shape and dtype is compared with the model first; the first mismatch is an error naming it.
 TrainState load_checkpoint(const std::filesystem::path& dir, torch::nn::Module& model,
                            torch::optim::Optimizer* optimizer);
 

@@ -15,7 +15,7 @@ MetricsLog::MetricsLog(const std::filesystem::path& path, int64_t keep_through_s
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (record.is_discarded()) break;  // a line cut by a kill: everything after it is stale too
+      if (record.is_discarded() || !record.is_object()) break;  // a line cut by a kill: everything after it is stale too
       if (record.value("step", int64_t(0)) <= keep_through_step) kept += line + "\n";
     }
   }

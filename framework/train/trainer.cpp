@@ -61,7 +61,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
   const WindowSampler valid_windows(data.split("valid"), config.data.seq_len, config.data.bos, eot,
                                     uint64_t(config.seed), period);
   StageData stage{[windows](int64_t first, int64_t count) { return windows->batch(first, count); },
-                  valid_windows.evenly_spaced(t.eval_batches * t.batch_size)};
+                  valid_windows.evenly_spaced(t.eval_batches * t.batch_size), {}};
   if (const auto task = data.corpus.backcopy)
     stage.task_scores = [task, &data, &t](LanguageModel& m, const Batch& windows) {
       return score_backcopy(m, windows, *task, *data.tokenizer, t.batch_size).to_json();
@@ -168,6 +168,8 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
   }
   progress.finish();
   state.elapsed_s = elapsed_before + seconds_since(run_start);
+  if (t.steps == 0 && !result.resumed_from_checkpoint)  // the initialised model, evaluable like any other
+    save_checkpoint(run_dir, state, model, *optimizer, t.keep_checkpoints);
   return result;
 }
 
