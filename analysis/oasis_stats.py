@@ -1,12 +1,14 @@
 """Reading stats.h5 files written by `oasis eval` (schema: framework/stats/stats_file.h, README "stats.h5").
 
-Every reader goes through open_stats(), which refuses a file without `complete = 1` or with a newer schema
-version, so a figure never silently draws a half-written file. Run as a script, `--check FILE` reads every
+Every reader goes through open_stats(), which checks the file against its stats.h5.sha256 (written beside it;
+a damaged file is refused before libhdf5 parses it) and refuses a file without `complete = 1` or with a newer
+schema version, so a figure never silently draws a damaged or half-written file. Run as a script, `--check FILE` reads every
 dataset (what the C++ test suite uses to prove h5py can read the files).
 
 Use /usr/bin/python3 (Debian's h5py, numpy, matplotlib).
 """
 import argparse
+import hashlib
 import os
 import sys
 
@@ -25,8 +27,24 @@ def stats_path(run_or_file):
     return os.path.join(run_or_file, "stats.h5") if os.path.isdir(run_or_file) else run_or_file
 
 
+def check_sidecar(path):
+    """Raises StatsFileError when `path` differs from the SHA-256 in `path`.sha256 (absent: nothing to check)."""
+    sidecar = path + ".sha256"
+    if not os.path.exists(sidecar):
+        return
+    with open(sidecar, "rb") as f:
+        recorded = f.read().split(b" ", 1)[0].decode("ascii", "replace")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != recorded:
+        raise StatsFileError(f"{path} is damaged: its SHA-256 is {digest.hexdigest()}, {sidecar} records {recorded}")
+
+
 def open_stats(run_or_file):
     path = stats_path(run_or_file)
+    check_sidecar(path)
     try:
         f = h5py.File(path, "r")
     except OSError as e:

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -13,6 +14,7 @@
 #include "framework/core/paths.h"
 #include "framework/model/presets.h"
 #include "framework/run/pipeline.h"
+#include "framework/stats/h5_file.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/optimizer.h"
 #include "tests/test_util.h"
@@ -164,6 +166,48 @@ TEST(ArtifactIntegrity, ANonFinitePerplexityLeavesThePreviousResultsAndStats) {
   EXPECT_EQ(read_file(run / "results.json"), results_before);
   EXPECT_EQ(read_file(run / "stats.h5"), stats_before);
   EXPECT_FALSE(fs::exists(run / "stats.h5.new"));
+}
+
+TEST(ArtifactIntegrity, ADamagedStatsFileIsAClearErrorNeverACrash) {
+  const Config c = trained_run(test::scratch_dir());
+  const fs::path original = c.run_dir() / "stats.h5";
+  ASSERT_TRUE(fs::exists(original.string() + ".sha256"));
+  EXPECT_FALSE(sidecar_mismatch(original));
+  const std::string bytes = read_file(original), sidecar = read_file(original.string() + ".sha256");
+  EXPECT_EQ(sidecar, digest_file(original).sha256 + "  stats.h5\n");  // `sha256sum -c` reads it
+
+  const fs::path dir = test::scratch_dir() / "fuzz", file = dir / "stats.h5";
+  fs::create_directories(dir);
+  test::write_text(file.string() + ".sha256", sidecar);
+  std::mt19937_64 rng(20261201);
+  int refused = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string damaged = bytes;
+    if (trial % 3 == 2) {  // truncated
+      damaged.resize(std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(rng));
+    } else {  // 20 flipped bits, in the first 4 KiB (the superblock and root metadata) or anywhere
+      const size_t span = trial % 3 == 0 ? std::min<size_t>(4096, bytes.size()) : bytes.size();
+      for (int k = 0; k < 20; ++k) damaged[std::uniform_int_distribution<size_t>(0, span - 1)(rng)] ^= char(1 << (k % 8));
+    }
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << damaged;
+    try {
+      H5Reader reader(file);
+      EXPECT_EQ(damaged, bytes) << "trial " << trial << ": a damaged file was opened";
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("is damaged: its SHA-256 is"), std::string::npos) << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_GE(refused, 299);
+  // The command line and the Python reader say the same, with no traceback.
+  const auto inspect = test::run_cli("inspect " + file.string());
+  EXPECT_EQ(inspect.exit_code, 1) << inspect.output;
+  EXPECT_NE(inspect.output.find("is damaged: its SHA-256 is"), std::string::npos) << inspect.output;
+  const auto python = test::run_command("/usr/bin/python3 " + (repo_root() / "analysis" / "oasis_stats.py").string() +
+                                        " --check " + file.string());
+  EXPECT_NE(python.exit_code, 0) << python.output;
+  EXPECT_NE(python.output.find("is damaged: its SHA-256 is"), std::string::npos) << python.output;
+  EXPECT_EQ(python.output.find("Traceback"), std::string::npos) << python.output;
 }
 
 }  // namespace

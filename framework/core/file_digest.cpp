@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/paths.h"
 
 namespace oasis {
 
@@ -32,6 +33,28 @@ FileDigest digest_file(const std::filesystem::path& file) {
   out.sha256.reserve(2 * length);
   for (unsigned int i = 0; i < length; ++i) out.sha256 += fmt::format("{:02x}", digest[i]);
   return out;
+}
+
+namespace {
+std::filesystem::path sidecar_of(const std::filesystem::path& file) { return file.string() + ".sha256"; }
+}  // namespace
+
+void write_digest_sidecar(const std::filesystem::path& file) {
+  write_file_atomic(sidecar_of(file), fmt::format("{}  {}\n", digest_file(file).sha256, file.filename().string()));
+}
+
+std::optional<std::string> sidecar_mismatch(const std::filesystem::path& file) {
+  const auto sidecar = sidecar_of(file);
+  if (!std::filesystem::exists(sidecar)) return std::nullopt;
+  const std::string text = read_file(sidecar);
+  const std::string recorded = text.substr(0, text.find(' '));
+  if (recorded.size() != 64 || recorded.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return fmt::format("'{}' holds no SHA-256 (expected 64 hex digits, then the file name)", sidecar.string());
+  const std::string actual = digest_file(file).sha256;
+  if (actual != recorded)
+    return fmt::format("'{}' is damaged: its SHA-256 is {}, '{}' records {}", file.string(), actual, sidecar.string(),
+                       recorded);
+  return std::nullopt;
 }
 
 }  // namespace oasis

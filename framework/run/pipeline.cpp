@@ -8,6 +8,7 @@
 
 #include "framework/core/build_info.h"
 #include "framework/core/errors.h"
+#include "framework/core/file_digest.h"
 #include "framework/core/json_file.h"
 #include "framework/core/hash.h"
 #include "framework/core/log.h"
@@ -286,6 +287,7 @@ void commit_results(const fs::path& run_dir, const nlohmann::json& results) {
       }
   if (fs::exists(run_dir / kPendingStats)) {
     fs::rename(run_dir / kPendingStats, run_dir / "stats.h5");
+    write_digest_sidecar(run_dir / "stats.h5");
     log_line(fmt::format("wrote {}", (run_dir / "stats.h5").string()));
   }
   write_file_atomic(run_dir / "results.json", results.dump(2) + "\n");

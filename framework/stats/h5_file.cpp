@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/file_digest.h"
 
 namespace oasis {
 
@@ -181,6 +182,8 @@ void H5Writer::attribute(const std::string& object, const std::string& key, cons
 H5Reader::H5Reader(const std::filesystem::path& file) : name_(file.string()) {
   silence_hdf5();
   if (!std::filesystem::exists(file)) throw RuntimeError(fmt::format("{}: no such file", name_));
+  // libhdf5 trusts the bytes it parses (a flipped bit can crash it), so the file is checked first.
+  if (const auto problem = sidecar_mismatch(file)) throw RuntimeError(*problem);
   file_ = H5Fopen(name_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_ < 0)
     throw RuntimeError(fmt::format("{}: not a readable HDF5 file (truncated or corrupt?)", name_));
