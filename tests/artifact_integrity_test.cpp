@@ -14,6 +14,7 @@
 #include "framework/core/paths.h"
 #include "framework/model/presets.h"
 #include "framework/run/pipeline.h"
+#include "framework/run/run_dir.h"
 #include "framework/stats/h5_file.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/optimizer.h"
@@ -112,6 +113,13 @@ TEST(ArtifactIntegrity, ZeroStepsWritesTheInitialisedModelAsAStepZeroCheckpoint)
   EXPECT_EQ(latest_checkpoint(c.run_dir()), checkpoint_dir(c.run_dir(), 0));
   const auto r = test::run_cli("eval " + c.run_dir().string() + " threads=1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(ArtifactIntegrity, ARunRefusedForItsLockLeavesNoConfigBehind) {
+  const Config c = test::tiny_config(test::scratch_dir());
+  const RunLock other_writer(c.run_dir());
+  EXPECT_THROW(train_and_evaluate(c), RunInUse);
+  EXPECT_FALSE(fs::exists(c.run_dir() / "config.yaml"));
 }
 
 TEST(ArtifactIntegrity, ACheckpointThatDoesNotFitNamesTheTensorWithoutABacktrace) {

@@ -316,5 +316,28 @@ TEST(Report, HandCheckedMeansStdsAndRelativeChanges) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+TEST(Report, ADamagedRunIsLeftOutByNameAndTheRestIsReported) {
+  const auto root = test::scratch_dir();
+  fixture_run(root, "standard-s0", "standard", 0, 100, 10);
+  fixture_run(root, "standard-s1", "standard", 1, 110, 14);
+  fixture_run(root, "oasis-s0", "oasis", 0, 90, 4);
+  test::write_text(root / "paper" / "standard-s1" / "results.json", "{\"perplexity\": {\"fp\": ");  // cut short
+  fixture_run(root, "oasis-s1", "oasis", 1, 96, 6);
+  test::write_text(root / "paper" / "oasis-s1" / "config.yaml", "seed: [1\n");  // not YAML
+  test::write_text(root / "paper" / "plan.json", "{\"cells\": 3}");
+  const auto r = test::run_cli("report " + root.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const fs::path bad = root / "paper" / "standard-s1" / "results.json";
+  EXPECT_NE(r.output.find("warning: leaving out unreadable run '" + (root / "paper" / "standard-s1").string() + "': '" +
+                          bad.string() + "' is not valid JSON"),
+            std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oasis-s1/config.yaml': yaml-cpp"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning: ignoring plan '"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| 100.00 (n=1), 1 missing"), std::string::npos) << r.output;  // standard-s0 alone
+  EXPECT_NE(r.output.find("| 90.00 (n=1) "), std::string::npos) << r.output;  // oasis-s0 alone; s1 has no preset
+  EXPECT_EQ(r.output.find("on ?"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| unreadable "), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace oasis

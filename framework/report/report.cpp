@@ -277,7 +277,12 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
 Report build_report(const std::vector<RunSample>& runs) {
   Groups groups;
   std::set<std::string> preset_names, dataset_names, ppl_schemes, gsm8k_schemes;
+  std::vector<const RunSample*> unplaced;  // unreadable before their preset or dataset was known
   for (const auto& r : runs) {
+    if (!r.unreadable.empty() && (r.preset == "?" || r.dataset == "?")) {
+      unplaced.push_back(&r);
+      continue;
+    }
     groups[{r.dataset, r.preset}].push_back(&r);
     preset_names.insert(r.preset);
     dataset_names.insert(r.dataset);
@@ -348,6 +353,7 @@ Report build_report(const std::vector<RunSample>& runs) {
                                 r->dir.string(),
                                 r->done ? text_field(r->results, "code_version") : "", r->done ? text_field(r->results, "config_hash") : ""});
     }
+  for (const auto* r : unplaced) sources.rows.push_back({r->dataset, r->preset, "?", "unreadable", r->dir.string(), "", ""});
   report.tables.push_back(sources);
   return report;
 }

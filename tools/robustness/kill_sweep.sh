@@ -4,7 +4,7 @@
 # compares every cell's results.json with the clean run's. Prints the number of kills, cells lost or
 # corrupted, and whether each cell's numbers are bit-identical. docs/robustness.md has a measured run.
 #
-# usage: tools/robustness/kill_sweep.sh [KILLS=20] [SEED=1]      (from the repository root, after `make build`)
+# usage: [MAX_DELAY=4] tools/robustness/kill_sweep.sh [KILLS=20] [SEED=1]   (repository root, after `make build`)
 set -euo pipefail
 kills=${1:-20}
 seed=${2:-1}
@@ -18,7 +18,7 @@ defaults: [model/standard]
 experiment: kill-sweep
 model: {d_model: 32, n_layers: 2, n_heads: 2, max_seq_len: 64}
 data: {dataset: shakespeare, tokenizer: sentencepiece, vocab_size: 512, seq_len: 32}
-train: {steps: 60, batch_size: 8, warmup_steps: 5, log_every: 10, eval_every: 20, checkpoint_every: 10}
+train: {steps: 1000, batch_size: 8, warmup_steps: 20, log_every: 100, eval_every: 250, checkpoint_every: 50}
 eval: {max_tokens: 4000}
 quant: {schemes: [fp, w8a8]}
 stats: {sequences: 4}
@@ -27,17 +27,23 @@ sweep:
   seed: [0, 1]
 YAML
 
+# The tokenizer is trained and cached by the first run: a throw-away run first, so the timed clean run
+# (and with it the kill delays) measures the cells themselves.
+"$oasis" run "$config" runs_dir="$work/warm-up" 'sweep.seed=[0]' 'sweep.model.preset=[standard]' train.steps=1 \
+  train.warmup_steps=0 > "$work/warm-up.log" 2>&1
 start=$(date +%s.%N)
 "$oasis" run "$config" runs_dir="$work/clean" --jobs 2 > "$work/clean.log" 2>&1
 clean_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 echo "clean run: ${clean_s}s"
 
-# Each attempt resumes the previous one's work, so delays up to a quarter of the clean time spread the
-# kills over the whole sweep instead of killing a finished one.
+# Each attempt resumes the previous one's work; short random delays (up to MAX_DELAY seconds, a few
+# checkpoints' worth) spread the kills over start-up, training, checkpoint writes and evaluation of
+# every cell, instead of killing a sweep that has already finished.
+max_delay=${MAX_DELAY:-4}
 RANDOM=$seed
 landed=0
 for i in $(seq 1 "$kills"); do
-  delay=$(awk -v t="$clean_s" -v r="$RANDOM" 'BEGIN { printf "%.2f", t / 4 * r / 32768 }')
+  delay=$(awk -v t="$max_delay" -v r="$RANDOM" 'BEGIN { printf "%.2f", t * r / 32768 }')
   setsid "$oasis" run "$config" runs_dir="$work/killed" --jobs 2 >> "$work/killed.log" 2>&1 &
   leader=$!
   sleep "$delay"
@@ -51,8 +57,8 @@ echo "kills that hit a running sweep: $landed of $kills"
 python3 - "$work/clean/kill-sweep" "$work/killed/kill-sweep" <<'PY'
 import json, os, sys
 clean, killed = sys.argv[1:]
-def numbers(results):  # everything but wall times, paths and timestamps
-    drop = {"timing", "run_dir", "wall_s", "created_utc"}
+def numbers(results):  # everything but wall times, paths and the config hash (it covers runs_dir too)
+    drop = {"timing", "run_dir", "wall_s", "created_utc", "config_hash"}
     if isinstance(results, dict):
         return {k: numbers(v) for k, v in results.items() if k not in drop}
     return results
