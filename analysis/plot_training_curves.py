@@ -6,6 +6,7 @@ usage: /usr/bin/python3 analysis/plot_training_curves.py RUN_DIR [RUN_DIR ...] -
 """
 import json
 import os
+import sys
 
 from plotting import argument_parser, plt, save
 
@@ -13,28 +14,35 @@ PANELS = [("first_token_vs_uniform", "first-token attention / uniform"), ("max_f
           ("max_inf_norm", "max |x|"), ("avg_kurtosis", "average kurtosis"), ("copy_accuracy", "copy accuracy")]
 
 
+def metrics(run_dir):
+    """The records of a run's metrics.jsonl; a line that is not a JSON object exits naming file and line."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                sys.exit(f"error: {path}:{number}: not a JSON line ({e})")
+            if not isinstance(record, dict):
+                sys.exit(f"error: {path}:{number}: expected a JSON object")
+            yield record
+
+
 def validation_records(run_dir):
     rows, uniform = [], None
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if "val_loss" not in r:
-                continue
-            heads = r.get("first_token_vs_uniform_per_head")
-            if heads and r.get("first_token_vs_uniform"):
-                uniform = r["first_token_attention"] / r["first_token_vs_uniform"]
-                r["max_first_token_head"] = max(max(v) for v in heads.values()) * uniform
-            rows.append(r)
+    for r in metrics(run_dir):
+        if "val_loss" not in r:
+            continue
+        heads = r.get("first_token_vs_uniform_per_head")
+        if heads and r.get("first_token_vs_uniform"):
+            uniform = r["first_token_attention"] / r["first_token_vs_uniform"]
+            r["max_first_token_head"] = max(max(v) for v in heads.values()) * uniform
+        rows.append(r)
     return rows
 
 
 def tokens_per_step(run_dir):
-    steps = []
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if "tokens_seen" in r:
-                steps.append(r["tokens_seen"] / r["step"])
+    steps = [r["tokens_seen"] / r["step"] for r in metrics(run_dir) if "tokens_seen" in r]
     return steps[-1] if steps else 1.0
 
 
