@@ -6,6 +6,9 @@
 #include "framework/run/sweep.h"
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
+#include "framework/model/gates/bondarenko.h"
+#include "framework/model/normalizers/clipped.h"
+#include "framework/run/run_dir.h"
 #include "framework/quant/scheme.h"
 #include "tests/test_util.h"
 
@@ -154,6 +157,39 @@ TEST(ConfigErrors, HostileValuesAndFiles) {
   // A length derived from another names the key the user wrote, not the derived one.
   e = error_of([&] { load_config(file, {"eval.context_len=4096"}); });
   EXPECT_NE(e.find("eval.context_len: expected at most model.max_seq_len"), std::string::npos) << e;
+}
+
+TEST(ConfigErrors, ComponentNamesComeFromTheRegistriesAndOptionsFromTheirSections) {
+  auto dir = scratch_dir();
+  auto file = write_text(dir / "x.yaml", "model:\n  preset: attnres-clipped\n");
+  std::string e = error_of([&] { load_config(file, {"model.normalizer=softmx"}); });
+  EXPECT_NE(e.find("did you mean 'softmax'"), std::string::npos) << e;
+  EXPECT_NE(e.find("sigmoid"), std::string::npos) << e;  // registered in its own file
+  e = error_of([&] { load_config(file, {"model.gate=bondarenk"}); });
+  EXPECT_NE(e.find("qwen_elementwise"), std::string::npos) << e;
+  const Config c = load_config(file, {"model.clipped.alpha=3", "model.bondarenko.init=0.5"});
+  EXPECT_EQ(c.model.components.get<ClippedOptions>("clipped").alpha, 3.0);
+  EXPECT_EQ(c.model.components.get<BondarenkoOptions>("bondarenko").init, 0.5);
+  e = error_of([&] { load_config(file, {"model.clipped.alfa=3"}); });
+  EXPECT_NE(e.find("unknown key 'model.clipped.alfa' (did you mean 'alpha'?); valid keys in model.clipped: alpha"),
+            std::string::npos) << e;
+  // Keys that moved into their component's section name the new key ...
+  e = error_of([&] { load_config(file, {"model.clip_alpha=3"}); });
+  EXPECT_NE(e.find("model.clip_alpha: this key was renamed; write model.clipped.alpha instead"), std::string::npos) << e;
+  auto old = write_text(dir / "old.yaml", "model:\n  gate_init: 0.5\n");
+  e = error_of([&] { load_config(old, {}); });
+  EXPECT_NE(e.find(old + ":2:3: model.gate_init: this key was renamed; write model.bondarenko.init"), std::string::npos)
+      << e;
+  // ... while a run directory written before the move still loads, its values moved to the new keys.
+  write_text(dir / "run" / "config.yaml",
+             "experiment: x\nmodel:\n  preset: attnres-clipped\n  clip_alpha: 6\n  clip_zeta: 1\n  clip_length: 0\n"
+             "  gate_init: 0.25\n");
+  const Config saved = load_run_config(dir / "run", {});
+  EXPECT_EQ(saved.model.components.get<ClippedOptions>("clipped").alpha, 6.0);
+  // The resolved config writes each section, and reads back the same.
+  const std::string yaml = config_to_yaml(c);
+  EXPECT_NE(yaml.find("clipped:\n    alpha: 3"), std::string::npos) << yaml;
+  EXPECT_EQ(config_to_yaml(config_from_tree(config_tree_from_string(yaml, "saved"))), yaml);
 }
 
 TEST(ConfigErrors, NamesCannotEscapeTheRunsDirectory) {

@@ -77,7 +77,7 @@ void expect_fused_equals_written_out(FusedForm form, bool null_statistics, at::S
     // Written out in float (double stays double), as the attention layer does.
     const auto score_dtype = dtype == at::kDouble ? at::kDouble : at::kFloat;
     auto scores = torch::matmul(q, k.transpose(-2, -1)).to(score_dtype) / std::sqrt(double(D));
-    auto normalizer = make_normalizer(form == FusedForm::softmax ? "softmax" : "softmax1", H, 0, 1, 1);
+    auto normalizer = make_normalizer(form == FusedForm::softmax ? "softmax" : "softmax1", {H, 1});
     Normalized n = normalizer->forward(scores, mask, null_statistics);
     std::vector<at::Tensor> written_outputs = {torch::matmul(n.probs.to(dtype), v)};
     if (null_statistics) written_outputs.insert(written_outputs.end(), {n.lse, n.null_mass});
@@ -122,7 +122,7 @@ TEST(FusedAttention, OnlySoftmaxAndSoftmax1HaveAFusedForm) {
   const std::map<std::string, FusedForm> expected = {{"softmax", FusedForm::softmax}, {"softmax1", FusedForm::softmax1},
                                                      {"clipped", FusedForm::none},    {"softpick", FusedForm::none},
                                                      {"sink", FusedForm::none}};
-  for (const auto& [kind, form] : expected) EXPECT_EQ(make_normalizer(kind, 2, 0.1, 1, 8)->fused_form(), form) << kind;
+  for (const auto& [kind, form] : expected) EXPECT_EQ(make_normalizer(kind, {2, 8})->fused_form(), form) << kind;
 }
 
 struct NullObserver : TapObserver {

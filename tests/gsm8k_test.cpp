@@ -115,7 +115,7 @@ TEST(Gsm8k, NormalisationAndFiltersFollowLmEval) {
 ModelConfig decoding_model(const std::string& preset) {
   ModelConfig c = test::small_model(preset, 2, 2);
   c.max_seq_len = 64;
-  c.clip_length = 32;
+  c.context_len = 32;
   c.init_std = 0.4;  // well-separated logits: greedy choices are not near ties
   return c;
 }

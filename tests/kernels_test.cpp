@@ -126,7 +126,7 @@ TEST(Softmax1Function, FloatKernelMatchesTheDoubleReference) {
   const int64_t T = 67;  // not a multiple of the vector width
   auto mask = torch::ones({T, T}, torch::kBool).triu(1);
   auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * 10 - 5).masked_fill(mask, -INFINITY);
-  auto ours = make_normalizer("softmax1", 3, 0, 1, 1)->forward(s.to(torch::kFloat));
+  auto ours = make_normalizer("softmax1", {3, 1})->forward(s.to(torch::kFloat));
   auto reference = padded_softmax_reference(s);
   const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
   for (size_t k = 0; k < 3; ++k)
@@ -142,7 +142,7 @@ TEST(Softmax1Function, ValuesAndGradientsMatchThePaddedSoftmax) {
     auto mask = torch::ones({T, T}, torch::kBool).triu(1);
     auto s = (torch::randn({2, 3, T, T}, torch::kDouble) * scale - scale / 2).requires_grad_();
     auto masked = s.masked_fill(mask, -INFINITY);
-    auto ours = make_normalizer("softmax1", 3, 0, 1, 1)->forward(masked);
+    auto ours = make_normalizer("softmax1", {3, 1})->forward(masked);
     const auto reference = padded_softmax_reference(masked);
     const std::vector<at::Tensor> fused = {ours.probs, ours.lse, ours.null_mass};
     for (size_t k = 0; k < 3; ++k)
@@ -175,7 +175,7 @@ TEST(ScoreMask, CausalFlagEqualsFilledScoresForEveryNormalizer) {
       const double rtol = dtype == torch::kDouble ? 1e-10 : 1e-5, atol = dtype == torch::kDouble ? 1e-12 : 1e-6;
       torch::manual_seed(21);
       auto s = (torch::randn({2, 3, T, T}, dtype) * 4).requires_grad_();
-      auto normalizer = make_normalizer(kind, 3, 12, 1, T);
+      auto normalizer = make_normalizer(kind, {3, T});
       const Normalized flagged = normalizer->forward(s, ScoreMask{true, {}}, true);
       const Normalized given = normalizer->forward(s, ScoreMask{false, future}, true);
       const Normalized filled = normalizer->forward(s.masked_fill(future, -INFINITY));

@@ -14,6 +14,7 @@
 #include "framework/core/paths.h"
 #include "framework/data/token_data.h"
 #include "framework/model/normalizers.h"
+#include "framework/model/normalizers/clipped.h"
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/run/pipeline.h"
@@ -44,7 +45,7 @@ struct Recorder : TapObserver {
 TEST(Normalizers, Softmax1IsSoftmaxWithAZeroLogitDropped) {
   torch::manual_seed(0);
   auto s = causal_scores(2, 3, 7);
-  auto n = make_normalizer("softmax1", 3, 0, 1, 1)->forward(s);
+  auto n = make_normalizer("softmax1", {3, 1})->forward(s);
   auto padded = torch::cat({s, torch::zeros({2, 3, 7, 1}, torch::kDouble)}, -1);
   auto reference = torch::softmax(padded, -1);
   EXPECT_TRUE(torch::allclose(n.probs, reference.slice(-1, 0, 7), 1e-12, 1e-14));
@@ -52,7 +53,7 @@ TEST(Normalizers, Softmax1IsSoftmaxWithAZeroLogitDropped) {
   EXPECT_TRUE(torch::allclose(n.null_mass, torch::sigmoid(-torch::logsumexp(s, -1)), 1e-12, 1e-14));
   EXPECT_TRUE(torch::allclose(n.probs.sum(-1) + n.null_mass, torch::ones({2, 3, 7}, torch::kDouble)));
   // Stable for huge and very negative scores alike.
-  auto extreme = make_normalizer("softmax1", 3, 0, 1, 1)->forward(s * 1000.0);
+  auto extreme = make_normalizer("softmax1", {3, 1})->forward(s * 1000.0);
   EXPECT_TRUE(torch::isfinite(extreme.probs).all().item<bool>());
   EXPECT_TRUE(torch::isfinite(extreme.null_mass).all().item<bool>());
 }
@@ -64,7 +65,7 @@ TEST(Normalizers, Softmax1AttentionEqualsAZeroKeyAndValue) {
        v = torch::randn({1, 2, T, D}, torch::kDouble);
   auto scores = (torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(D)))
                     .masked_fill(torch::ones({T, T}, torch::kBool).triu(1), -INFINITY);
-  auto ours = torch::matmul(make_normalizer("softmax1", 2, 0, 1, 1)->forward(scores).probs, v);
+  auto ours = torch::matmul(make_normalizer("softmax1", {2, 1})->forward(scores).probs, v);
   // Plain softmax attention over the keys plus one zero key (always visible) and one zero value.
   auto k0 = torch::cat({k, torch::zeros({1, 2, 1, D}, torch::kDouble)}, 2);
   auto v0 = torch::cat({v, torch::zeros({1, 2, 1, D}, torch::kDouble)}, 2);
@@ -83,7 +84,9 @@ TEST(Normalizers, ClippedGivesExactZerosAndOnes) {
   s[0][0][0][3] = 10.0;  // row 0: one dominant key -> exactly 1, the rest exactly 0
   s[0][0][1][3] = 10.0;  // row 1: two strong keys -> values strictly inside (0, 1)
   s[0][0][1][5] = 9.8;
-  auto p = make_normalizer("clipped", 1, alpha, zeta, T)->forward(s).probs;
+  ComponentSections options = registered_component_options();
+  options.get<ClippedOptions>("clipped") = {alpha, zeta, 0};
+  auto p = make_normalizer("clipped", {1, T, &options})->forward(s).probs;
   auto sm = torch::softmax(s, -1);
   const double gamma = -alpha / double(T);
   const double zero_below = -gamma / (zeta - gamma), one_above = (1 - gamma) / (zeta - gamma);
@@ -110,12 +113,12 @@ TEST(Normalizers, ClippedGivesExactZerosAndOnes) {
 TEST(Normalizers, SoftpickAndSinkFollowTheirFormulas) {
   torch::manual_seed(2);
   auto s = causal_scores(1, 2, 5, 1.0);
-  auto p = make_normalizer("softpick", 2, 0, 1, 1)->forward(s).probs;
+  auto p = make_normalizer("softpick", {2, 1})->forward(s).probs;
   auto e = torch::exp(s) - 1.0;  // masked: exp(-inf) - 1 = -1, excluded below
   auto valid = torch::isfinite(s).to(torch::kDouble);
   auto reference = torch::relu(e) * valid / ((e.abs() * valid).sum(-1, true) + 1e-8);
   EXPECT_TRUE(torch::allclose(p, reference, 1e-10, 1e-12));
-  auto sink = make_normalizer("sink", 2, 0, 1, 1);
+  auto sink = make_normalizer("sink", {2, 1});
   {
     torch::NoGradGuard no_grad;
     sink->named_parameters()["logit"].copy_(torch::tensor({0.5, -1.0}));

@@ -1,6 +1,7 @@
 #include "framework/core/config.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "framework/core/paths.h"
 
@@ -95,9 +96,44 @@ YAML::Node to_node(const Config& config) {
   return writer.node();
 }
 
+// Keys that moved into their component's section (a component's options live beside its class).
+const std::pair<const char*, const char*> kRenamedKeys[] = {{"model.clip_alpha", "model.clipped.alpha"},
+                                                            {"model.clip_zeta", "model.clipped.zeta"},
+                                                            {"model.clip_length", "model.clipped.length"},
+                                                            {"model.gate_init", "model.bondarenko.init"}};
+
+// The node at dotted `key`, if the tree has it.
+std::optional<YAML::Node> find_key(const ConfigTree& tree, const std::string& key) {
+  YAML::Node node = YAML::Clone(tree.root);
+  size_t start = 0;
+  while (true) {
+    const auto dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node.IsMap() || !node[part]) return std::nullopt;
+    node.reset(node[part]);  // rebinds (operator= would overwrite the node's content)
+    if (dot == std::string::npos) return node;
+    start = dot + 1;
+  }
+}
+
 }  // namespace
 
+void migrate_renamed_keys(ConfigTree& tree) {
+  for (const auto& [old_key, new_key] : kRenamedKeys) {
+    const auto value = find_key(tree, old_key);
+    if (!value) continue;
+    const std::string key = old_key, section = key.substr(0, key.rfind('.'));
+    YAML::Node parent = tree.root[section];
+    parent.remove(key.substr(key.rfind('.') + 1));
+    set_config_value(tree, new_key, *value, tree.origin_of(old_key));
+  }
+}
+
 Config config_from_tree(const ConfigTree& tree) {
+  for (const auto& [old_key, new_key] : kRenamedKeys)
+    if (find_key(tree, old_key))
+      throw ConfigError(fmt::format("{}: {}: this key was renamed; write {} instead", tree.origin_of(old_key), old_key,
+                                    new_key));
   for (const char* section : {"sweep", "slurm"})
     if (static_cast<const YAML::Node&>(tree.root)[section])
       throw ConfigError(fmt::format("{}: {}: this file describes an experiment; run it with `oasis run FILE` "

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/component_options.h"
 #include "framework/core/config_fields.h"
 #include "framework/core/config_tree.h"
 
@@ -22,6 +23,12 @@ std::vector<std::string> dataset_names();
 std::vector<std::string> tokenizer_names();
 std::vector<std::string> quant_scheme_names();  // quant/scheme.cpp: the presets in configs/quant
 std::vector<std::string> gsm8k_task_names();   // eval/gsm8k.cpp
+std::vector<std::string> normalizer_names();   // model/normalizers.cpp
+std::vector<std::string> gate_names();         // model/gates.cpp
+inline std::vector<std::string> with_empty(std::vector<std::string> names) {  // "" = the preset's choice
+  names.insert(names.begin(), "");
+  return names;
+}
 
 // OASIS null signal (methods §6.4-6.7). Variant a: the mean over heads of -LSE of the previous attention
 // sublayer gates the next sublayer's update; b: each depth source carries its layers' mean null mass,
@@ -59,14 +66,16 @@ struct ModelConfig {
   // Components; "" takes the preset's choice, anything else overrides it.
   std::string router;       // standard | attnres
   int64_t attnres_blocks = 0;  // 0: one block per transformer layer; 2 * n_layers = Full AttnRes
-  std::string normalizer;   // softmax | softmax1 | clipped | softpick | sink
-  double clip_alpha = 12.0;  // clipped: gamma = -alpha / T
-  int64_t clip_length = 0;   // T; 0: data.seq_len (Config::model_to_build), max_seq_len for a bare ModelConfig
-  double clip_zeta = 1.0;
-  std::string gate;         // none | bondarenko | qwen_headwise | qwen_elementwise
-  double gate_init = 0.25;  // bondarenko: initial gate value pi (bias = logit(pi))
+  std::string normalizer;   // a name from the normalizer registry (model/normalizers.h)
+  std::string gate;         // a name from the gate registry (model/gates.h)
   std::string null_signal;  // none | oasis
   OasisConfig oasis;
+  // The registered components' own options, one section each (model.clipped.*, model.bondarenko.*).
+  ComponentSections components = registered_component_options();
+  // The training context length T that length-dependent components use (clipped softmax's gamma = -alpha/T,
+  // sigmoid attention's bias -log T): not a key of its own; Config::model_to_build sets it to data.seq_len,
+  // and a bare ModelConfig uses max_seq_len.
+  int64_t context_len = 0;
 
   template <class V>
   void visit(V& v) {
@@ -75,16 +84,11 @@ struct ModelConfig {
     v.field("attnres_blocks", attnres_blocks, "AttnRes blocks N; 0 = n_layers; 2*n_layers = Full AttnRes",
             between<int64_t>(0, 4096));
     v.field("normalizer", normalizer, "attention score normalizer; empty = the preset's",
-            one_of({"", "softmax", "softmax1", "clipped", "softpick", "sink"}));
-    v.field("clip_alpha", clip_alpha, "clipped softmax: gamma = -alpha / T", between(0.0, 1e6));
-    v.field("clip_length", clip_length, "clipped softmax: the fixed T of gamma = -alpha / T; 0 = data.seq_len",
-            between<int64_t>(0, 1 << 20));
-    v.field("clip_zeta", clip_zeta, "clipped softmax: zeta (>= 1)", between(1.0, 10.0));
-    v.field("gate", gate, "attention output gate; empty = the preset's",
-            one_of({"", "none", "bondarenko", "qwen_headwise", "qwen_elementwise"}));
-    v.field("gate_init", gate_init, "bondarenko gate: initial value pi", between(1e-6, 1.0 - 1e-6));
+            one_of(with_empty(normalizer_names())));
+    v.field("gate", gate, "attention output gate; empty = the preset's", one_of(with_empty(gate_names())));
     v.field("null_signal", null_signal, "inter-layer null signal; empty = the preset's", one_of({"", "none", "oasis"}));
     v.section("oasis", oasis);
+    components.visit(v);
     v.field("d_model", d_model, "residual width", between<int64_t>(8, 65536));
     v.field("n_layers", n_layers, "transformer layers (each = attention + MLP sublayer)", between<int64_t>(1, 1024));
     v.field("n_heads", n_heads, "attention heads (must divide d_model)", between<int64_t>(1, 1024));
@@ -95,7 +99,7 @@ struct ModelConfig {
     v.field("init_std", init_std, "std of the normal init of embeddings and linears", between(1e-6, 10.0));
     v.field("tie_embeddings", tie_embeddings, "share the input embedding with the LM head");
   }
-  int64_t clip_T() const { return clip_length ? clip_length : max_seq_len; }
+  int64_t context_T() const { return context_len ? context_len : max_seq_len; }
 };
 
 // The synthetic Bigram-Backcopy task (data/bigram_backcopy.h); used when data.dataset is bigram_backcopy.
@@ -361,10 +365,10 @@ struct Config {
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }
   int64_t eval_stride() const { return eval.stride ? eval.stride : eval_context_len(); }
   int64_t stats_seq_len() const { return stats.seq_len ? stats.seq_len : eval_context_len(); }
-  // The model section as the model is built: the clipped softmax's T (0) becomes data.seq_len.
+  // The model section as the model is built: the training context length is data.seq_len.
   ModelConfig model_to_build() const {
     ModelConfig m = model;
-    if (m.clip_length == 0) m.clip_length = data.seq_len;
+    m.context_len = data.seq_len;
     return m;
   }
   int64_t finetune_seq_len() const { return finetune.seq_len ? finetune.seq_len : model.max_seq_len; }
@@ -378,6 +382,11 @@ std::filesystem::path configs_root();
 Config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides);
 // A ConfigTree (e.g. a run's saved config.yaml plus overrides) -> validated Config.
 Config config_from_tree(const ConfigTree& tree);
+
+// A run directory's config.yaml written before keys moved (model.clip_alpha -> model.clipped.alpha): the
+// values are moved to their new keys, so old runs still evaluate and resume. Anywhere else an old key is
+// a ConfigError naming the new one.
+void migrate_renamed_keys(ConfigTree& tree);
 
 // The resolved config as YAML (what config.yaml in a run directory holds).
 std::string config_to_yaml(const Config& config);

@@ -15,9 +15,12 @@ class Registry {
  public:
   explicit Registry(std::string what) : what_(std::move(what)) {}
 
-  void add(const std::string& name, Entry entry) {
+  // Returns true, so that a component registers itself beside its class at start-up:
+  //   const bool sigmoid_registered = normalizer_registry().add("sigmoid", {...});
+  bool add(const std::string& name, Entry entry) {
     if (!entries_.emplace(name, std::move(entry)).second)
       throw std::logic_error(what_ + " '" + name + "' registered twice");
+    return true;
   }
 
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }

@@ -144,8 +144,9 @@ torch::autograd::variable_list softmax_with_lse(const at::Tensor& s, const Score
   return SoftmaxWithLse::apply(fused_mask ? s : mask.apply(s), fused_mask, null_logit);
 }
 
-// Plain softmax and, when wanted, its LSE (free on CPU).
-Normalized plain_softmax(const at::Tensor& s, const ScoreMask& mask, bool want_lse) {
+}  // namespace
+
+Normalized softmax_normalized(const at::Tensor& s, const ScoreMask& mask, bool want_lse) {
   if (s.device().is_cpu()) {
     auto out = softmax_with_lse(s, mask, false);
     return {out[0], want_lse ? out[1] : at::Tensor(), {}};
@@ -154,11 +155,13 @@ Normalized plain_softmax(const at::Tensor& s, const ScoreMask& mask, bool want_l
   return {torch::softmax(masked, -1), want_lse ? torch::logsumexp(masked, -1) : at::Tensor(), {}};
 }
 
+namespace {
+
 class Softmax : public ScoreNormalizer {
  public:
   FusedForm fused_form() const override { return FusedForm::softmax; }
   Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool want_lse) override {
-    return plain_softmax(s, mask, want_lse);
+    return softmax_normalized(s, mask, want_lse);
   }
 };
 
@@ -171,56 +174,25 @@ class Softmax1 : public ScoreNormalizer {
   }
 };
 
-class Clipped : public ScoreNormalizer {
- public:
-  Clipped(double gamma, double zeta) : gamma_(gamma), zeta_(zeta) {}
-  Normalized forward(const at::Tensor& s, const ScoreMask& mask, bool want_lse) override {
-    Normalized n = plain_softmax(s, mask, want_lse);
-    n.probs = torch::clamp((zeta_ - gamma_) * n.probs + gamma_, 0.0, 1.0);  // hidden keys: clamp(gamma) = 0
-    return n;
-  }
-
- private:
-  double gamma_, zeta_;
-};
-
-class Softpick : public ScoreNormalizer {
- public:
-  Normalized forward(const at::Tensor& scores, const ScoreMask& mask, bool want_lse) override {
-    const auto s = mask.apply(scores);
-    // Everything divided by e^m: num = relu(e^{s-m} - e^{-m}), den = sum |e^{s-m} - e^{-m}| + eps e^{-m}.
-    auto m = std::get<0>(s.max(-1, true)).detach();
-    auto shifted = torch::exp(s - m) - torch::exp(-m);
-    auto valid = torch::isfinite(s).to(s.scalar_type());
-    auto den = (shifted.abs() * valid).sum(-1, true) + 1e-8 * torch::exp(-m);
-    auto p = torch::relu(shifted) * valid / den;
-    return {p, want_lse ? torch::logsumexp(s, -1) : at::Tensor(), 1.0 - p.sum(-1)};
-  }
-};
-
-class Sink : public ScoreNormalizer {
- public:
-  explicit Sink(int64_t n_heads) { logit = register_parameter("logit", torch::zeros({n_heads})); }
-  Normalized forward(const at::Tensor& scores, const ScoreMask& mask, bool) override {
-    const auto s = mask.apply(scores);
-    auto lse = torch::logsumexp(s, -1);                                     // [B, H, T]
-    auto sink = logit.view({1, -1, 1}).expand_as(lse);
-    auto total = torch::logaddexp(lse, sink);
-    return {torch::exp(s - total.unsqueeze(-1)), lse, torch::exp(sink - total)};
-  }
-  at::Tensor logit;
-};
-
 }  // namespace
 
-std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& kind, int64_t n_heads, double clip_alpha,
-                                                 double clip_zeta, int64_t clip_length) {
-  if (kind == "softmax") return std::make_shared<Softmax>();
-  if (kind == "softmax1") return std::make_shared<Softmax1>();
-  if (kind == "clipped") return std::make_shared<Clipped>(-clip_alpha / double(clip_length), clip_zeta);
-  if (kind == "softpick") return std::make_shared<Softpick>();
-  if (kind == "sink") return std::make_shared<Sink>(n_heads);
-  throw ConfigError("model.normalizer: unknown normalizer '" + kind + "'");
+Registry<NormalizerEntry>& normalizer_registry() {
+  static Registry<NormalizerEntry> registry("normalizer");
+  return registry;
 }
+
+std::vector<std::string> normalizer_names() { return normalizer_registry().names(); }
+
+std::shared_ptr<ScoreNormalizer> make_normalizer(const std::string& name, const NormalizerContext& context) {
+  return normalizer_registry().get(name).make(context);
+}
+
+namespace {
+const bool softmax_registered = normalizer_registry().add(
+    "softmax", {"p = softmax(s)", [](const NormalizerContext&) { return std::make_shared<Softmax>(); }});
+const bool softmax1_registered = normalizer_registry().add(
+    "softmax1", {"p_j = e^{s_j} / (1 + sum e^{s}): a zero null logit per query (Miller's softmax + 1)",
+                 [](const NormalizerContext&) { return std::make_shared<Softmax1>(); }});
+}  // namespace
 
 }  // namespace oasis

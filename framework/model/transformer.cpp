@@ -20,8 +20,8 @@ DecoderBlockImpl::DecoderBlockImpl(const ModelConfig& c, const ModelComponents& 
   const bool first = index == 0, last = index == c.n_layers - 1;
   attn_norm = register_module("attn_norm", RMSNorm(c.d_model, c.norm_eps));
   attn = register_module("attn", CausalSelfAttention(c.d_model, c.n_heads, c.max_seq_len, c.rope_theta,
-                                                     make_normalizer(m.normalizer, c.n_heads, c.clip_alpha, c.clip_zeta, c.clip_T()),
-                                                     make_gate(m.gate, c.d_model, c.n_heads, c.gate_init)));
+                                                     make_normalizer(m.normalizer, {c.n_heads, c.context_T(), &c.components}),
+                                                     make_gate(m.gate, {c.d_model, c.n_heads, &c.components})));
   mlp_norm = register_module("mlp_norm", RMSNorm(c.d_model, c.norm_eps));
   mlp = register_module("mlp", SwiGLU(c.d_model, swiglu_hidden(c)));
   if (m.router == "attnres") {
@@ -38,7 +38,12 @@ DecoderBlockImpl::DecoderBlockImpl(const ModelConfig& c, const ModelComponents& 
 }
 
 Transformer::Transformer(const ModelConfig& c, const ModelComponents& m, int64_t vocab_size)
-    : config_(c), components_(m), vocab_size_(vocab_size) {
+    : config_(c),
+      components_(m),
+      vocab_size_(vocab_size),
+      depth_routed_(m.router == "attnres"),
+      null_gated_updates_(variant_a(c, m)),
+      null_aware_sources_(variant_b(c, m)) {
   embed = register_module("embed", torch::nn::Embedding(vocab_size, c.d_model));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.n_layers; ++i) blocks->push_back(DecoderBlock(c, m, i));
@@ -55,7 +60,7 @@ Transformer::Transformer(const ModelConfig& c, const ModelComponents& m, int64_t
 
 // Normal(0, init_std) for every matrix (embeddings, linears, gate weights); the projections that write into the
 // residual stream (wo, w_down) are scaled by 1/sqrt(2 * n_layers) (GPT-2). Everything else keeps its
-// constructor value: norm gains 1, routing queries 0, gate biases logit(gate_init), sink logits 0.
+// constructor value: norm gains 1, routing queries 0, gate biases logit(bondarenko.init), sink logits 0.
 void Transformer::initialize(const ModelConfig& c) {
   torch::NoGradGuard no_grad;
   const double out_std = c.init_std / std::sqrt(2.0 * double(c.n_layers));
@@ -129,7 +134,7 @@ at::Tensor Transformer::decode(const at::Tensor& tokens, const at::Tensor& valid
 at::Tensor Transformer::forward_tokens(const at::Tensor& tokens, Decoding* decoding) {
   const Taps taps = root_taps();
   auto x = embed->forward(tokens);
-  x = components_.router == "attnres" ? forward_attnres(x, taps, decoding) : forward_standard(x, taps, decoding);
+  x = depth_routed_ ? forward_attnres(x, taps, decoding) : forward_standard(x, taps, decoding);
   return project(lm_head, normed_input(final_norm, x, taps.child("final")), compute_dtype_);
 }
 
@@ -147,7 +152,7 @@ at::Tensor Transformer::forward_standard(const at::Tensor& embedded, const Taps&
 
 at::Tensor Transformer::forward_attnres(const at::Tensor& embedded, const Taps& taps, Decoding* decoding) {
   const ModelConfig& c = config_;
-  const bool a = variant_a(c, components_), b = variant_b(c, components_);
+  const bool a = null_gated_updates_, b = null_aware_sources_;
   const int64_t per_block = 2 * c.n_layers / components_.attnres_blocks;
   const int64_t B = embedded.size(0), T = embedded.size(1), d = embedded.size(2);
   const std::vector<int64_t> token_shape = {B, T};

@@ -66,6 +66,10 @@ class Transformer : public LanguageModel {
   ModelComponents components_;
   int64_t vocab_size_;
   c10::ScalarType compute_dtype_ = at::kFloat;  // the LM head's
+  // The components as the forward pass needs them, resolved once from their names.
+  bool depth_routed_;        // router attnres
+  bool null_gated_updates_;  // OASIS variant a or ab
+  bool null_aware_sources_;  // OASIS variant b or ab
 };
 
 }  // namespace oasis

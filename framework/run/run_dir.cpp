@@ -42,6 +42,7 @@ Config load_run_config(const fs::path& run_dir, const std::vector<std::string>& 
   if (!fs::is_regular_file(file))
     throw ConfigError(fmt::format("'{}' is not a run directory (no config.yaml)", run_dir.string()));
   ConfigTree tree = config_tree_from_string(read_file(file), file.string());
+  migrate_renamed_keys(tree);
   apply_overrides(tree, overrides);
   return config_from_tree(tree);
 }
