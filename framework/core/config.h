@@ -30,7 +30,7 @@ inline std::vector<std::string> with_empty(std::vector<std::string> names) {  //
   return names;
 }
 
-// OASIS null signal (methods §6.4-6.7). Variant a: the mean over heads of -LSE of the previous attention
+// OASIS null signal (docs/models.md). Variant a: the mean over heads of -LSE of the previous attention
 // sublayer gates the next sublayer's update; b: each depth source carries its layers' mean null mass,
 // which lowers its routing logit; ab: both.
 struct OasisConfig {

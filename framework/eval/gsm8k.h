@@ -1,4 +1,4 @@
-// GSM8K as lm-evaluation-harness defines it (methods §5.7): the `gsm8k` task (v3: n-shot from the train
+// GSM8K as lm-evaluation-harness defines it (docs/gsm8k.md): the `gsm8k` task (v3: n-shot from the train
 // split, drawn with random.Random(seed).sample for each test item in order, "Question: ...\nAnswer:")
 // and `gsm8k-cot` (v3: the 8 fixed chain-of-thought exemplars, "Q: ...\nA:"); their stop strings, the
 // strict and flexible answer filters, and exact match after lm-eval's normalisation (case, ",", "$",

@@ -1,4 +1,4 @@
-// One AttnRes routing site (methods §1.3-1.4): softmax over depth, per token, of a zero-initialised
+// One AttnRes routing site (docs/models.md): softmax over depth, per token, of a zero-initialised
 // pseudo-query against RMS-normalised sources,
 //   z_i = w . RMSNorm_g(v_i) = (v_i . (g * w)) / rms(v_i),  alpha = softmax_i(z),  h = sum_i alpha_i v_i
 // and the OASIS terms (§6.4-6.5):

@@ -2,7 +2,7 @@
 // embeddings) whose attention uses the configured score normalizer and gate, joined by a residual
 // router:
 //   standard  x += attn(norm(x)); x += mlp(norm(x)); logits = head(norm(x))
-//   attnres   Block AttnRes (methods §1.4): before each of the 2L sublayers a routing site mixes the
+//   attnres   Block AttnRes (docs/models.md): before each of the 2L sublayers a routing site mixes the
 //             embedding, the completed block sums and the current partial sum; a final routing site feeds
 //             the last norm. N blocks of 2L/N sublayers; N = 2L is Full AttnRes.
 // With the OASIS null signal (attnres only), each attention sublayer's null evidence e_t = mean_h(-LSE)

@@ -1,4 +1,4 @@
-// Uniform fake quantization (methods §5.1): quantize, then dequantize in float, with a straight-through
+// Uniform fake quantization (docs/quantization.md): quantize, then dequantize in float, with a straight-through
 // gradient (d x^/d x = 1).
 //   symmetric:  s = clip * max|x| / (2^{b-1} - 1),  q = clamp(round(x / s), -2^{b-1}, 2^{b-1} - 1),  x^ = s q
 //   asymmetric: s = clip * (max - min) / (2^b - 1) with min <= 0 <= max,  z = round(-clip * min / s),

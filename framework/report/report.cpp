@@ -118,7 +118,7 @@ std::string cell_text(const Cell& c, int decimals) {
 }
 
 // OASIS's improvement over a baseline in percent of the baseline, positive when OASIS is better:
-// 100 (B - O) / B for lower-is-better numbers (BLUEPRINT §5, methods §4.4), 100 (O - B) / B for Pass@1.
+// 100 (B - O) / B for lower-is-better numbers (docs/sweeps.md), 100 (O - B) / B for Pass@1.
 std::optional<double> improvement(const Cell& oasis, const Cell& base, const Metric& m) {
   if (oasis.value.n == 0 || base.value.n == 0 || base.value.mean == 0) return std::nullopt;
   const double change = 100.0 * (oasis.value.mean - base.value.mean) / std::fabs(base.value.mean);

@@ -1,4 +1,4 @@
-// The statistics of one scheme's evaluation pass, per tap site, with the definitions of BLUEPRINT §5
+// The statistics of one scheme's evaluation pass, per tap site, with the definitions of docs/statistics.md
 // (written into stats.h5's /metric_defs by stats_file.cpp):
 //   activation site x [B, T, D], per sequence s over all T*D elements:
 //     inf_norm_s = max |x|;  kurtosis_s = m4 / m2^2 (Pearson; central moments in float64, no epsilon)
@@ -8,7 +8,7 @@
 //     sum_j A[t, j];  sink = first_token > eps;  null_mass = mean_t nu_t (normalizers that have one)
 //   routing weights w [S, B, T] of a depth site, per sequence: mean_t w_i; entropy mean_t -sum_i w_i ln w_i;
 //   max_weight mean_t max_i w_i; the embedding is source 0.
-// Per-sequence values are kept raw, so any aggregate can be recomputed; the summary follows BLUEPRINT §5.
+// Per-sequence values are kept raw, so any aggregate can be recomputed; the summary follows docs/statistics.md.
 #pragma once
 #include <array>
 #include <map>
@@ -64,7 +64,7 @@ struct DepthStats {
   void add(const at::Tensor& weights, int64_t keep);     // [S, B, T]
 };
 
-// The table's scalars (BLUEPRINT §5). NaN where the model has nothing to measure (e.g. null mass of softmax).
+// The table's scalars (docs/statistics.md). NaN where the model has nothing to measure (e.g. null mass of softmax).
 struct StatsSummary {
   double max_inf_norm = NAN;
   std::string max_inf_norm_site;

@@ -1,4 +1,4 @@
-// stats.h5: the schema (BLUEPRINT §7), its writer and the checked way to open one.
+// stats.h5: the schema (docs/statistics.md), its writer and the checked way to open one.
 //   /                 attrs schema_version, format = "oasis-stats", complete = 1 (written last)
 //   /meta             attrs code_version, config_hash, preset, dataset, tokenizer, device, precision, seed,
 //                     split, sequences, seq_len, bos, run_dir, created_utc; dataset config_yaml (string)

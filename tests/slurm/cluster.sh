@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway single-node Slurm cluster on localhost for the Slurm test (Debian bookworm: slurm-wlm 22.05,
-# munge 0.5.15; recipe and pitfalls in ../shared/research/slurm.md). Runs as root; all state under
+# munge 0.5.15). Runs as root; all state under
 # $SLURM_BASE; no systemd, no cgroups, no accounting database.
 #   cluster.sh start   fresh state, start munged + slurmctld + slurmd, wait until the node is idle
 #   cluster.sh stop    cancel every job, stop the daemons by pid

@@ -2,7 +2,7 @@
 # Run on Debian bookworm (this project's CI machine): downloads the .deb files of the libraries the GPU
 # machine lacks into tools/gpu/debs (git-ignored), for tools/gpu/build.sh to unpack there. The GPU machine
 # has a compiler, CMake, Ninja, CUDA and Python's torch, but no yaml-cpp, HDF5, fmt, Boost, nlohmann-json,
-# sentencepiece, PCRE2, GoogleTest or pkg-config, and cannot download anything (research/toolchain.md §6).
+# sentencepiece, PCRE2, GoogleTest or pkg-config, and cannot download anything (docs/gpu.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/debs}
