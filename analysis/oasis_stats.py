@@ -1,4 +1,4 @@
-"""Reading stats.h5 files written by `oasis eval` (schema: framework/stats/stats_file.h, README "stats.h5").
+"""Reading stats.h5 files written by `oasis eval` (schema: framework/stats/stats_file.h, docs/statistics.md).
 
 Every reader goes through open_stats(), which checks the file against its stats.h5.sha256 (written beside it;
 a damaged file is refused before libhdf5 parses it) and refuses a file without `complete = 1` or with a newer

@@ -31,7 +31,7 @@ int cmd_run(const std::vector<std::string>& args) {
         "Runs every cell of the experiment's `sweep:` grid (one cell without a sweep) in\n"
         "runs_dir/experiment/CELL_ID. Finished cells are skipped, interrupted ones resume from their newest\n"
         "checkpoint, and a cell held by another process is left to it. Overrides apply to every cell; change a\n"
-        "swept key through its axis, e.g. 'sweep.seed=[0,1]'. See README \"Sweeps\".\n\n",
+        "swept key through its axis, e.g. 'sweep.seed=[0,1]'. See docs/sweeps.md.\n\n",
         options);
     return 0;
   }

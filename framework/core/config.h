@@ -243,7 +243,7 @@ struct StatsConfig {
     v.field("seq_len", seq_len, "tokens per window (BOS included); 0 = the evaluation context length",
             between<int64_t>(0, 1 << 20));
     v.field("batch_size", batch_size, "windows per forward pass", between<int64_t>(1, 1 << 20));
-    v.field("sites", sites, "glob patterns over tap names (e.g. '*.attn.normed', '3.*'); see README");
+    v.field("sites", sites, "glob patterns over tap names (e.g. '*.attn.normed', '3.*'); see docs/statistics.md");
     v.field("map_sequences", map_sequences, "windows whose attention maps and per-token routing are stored",
             between<int64_t>(0, 1 << 20));
     v.field("sink_eps", sink_eps, "a head is a sink head when its mean attention to token 1 exceeds this",

@@ -13,7 +13,7 @@ namespace oasis {
 namespace fs = std::filesystem;
 
 namespace {
-// Site groups -> tap-name globs (README "Quantization").
+// Site groups -> tap-name globs (docs/quantization.md).
 const std::vector<std::pair<std::string, std::vector<std::string>>>& site_groups() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> groups = {
       {"linear_inputs", {"*.attn.normed", "*.attn.heads", "*.mlp.normed", "*.mlp.hidden"}},

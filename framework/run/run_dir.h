@@ -1,4 +1,4 @@
-// A run directory, runs/<experiment>/<run>/ (see README "Run directory"): config.yaml (the resolved
+// A run directory, runs/<experiment>/<run>/ (see docs/configuration.md, "Run directory"): config.yaml (the resolved
 // config, with the code version), metrics.jsonl, checkpoints/, results.json, and DONE once finished.
 // Rerunning a config in its directory resumes it; a different config there is an error, never a silent
 // overwrite.
