@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <regex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -312,6 +313,9 @@ TEST(Training, RunDirectoryContract) {
   EXPECT_EQ(results["perplexity"]["fp"]["test"]["context_len"], 32);
   EXPECT_EQ(results["perplexity"]["fp"]["test"]["stride"], 32);
   EXPECT_EQ(results["checkpoint_step"], 4);
+  EXPECT_EQ(results["schema_version"], kResultsSchemaVersion);
+  EXPECT_TRUE(std::regex_match(results["created_utc"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
   // The saved config reproduces the run's config.
   EXPECT_EQ(config_to_yaml(load_run_config(run, {})), config_to_yaml(c));
   // A different config in the same directory is refused, naming the key.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -93,6 +94,13 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
   out += "\n";
   for (const auto& row : rows) out += line(row);
   return out;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

@@ -11,6 +11,9 @@ namespace oasis {
 // Wall seconds since `start` (steady clock): the one timer behind tokens/s and stage timings.
 double seconds_since(std::chrono::steady_clock::time_point start);
 
+// The current time as ISO 8601 UTC ("2026-12-01T13:58:50Z"): when an artifact was written.
+std::string utc_now();
+
 void print_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows);
 
 // A Markdown table (pipes, header rule), columns padded to their widest cell so it also reads as text.

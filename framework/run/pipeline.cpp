@@ -298,7 +298,9 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
   const Config& c = s.config;
   const ModelComponents& m = s.components;
   const BuildInfo build = build_info();
-  return {{"experiment", c.experiment},
+  return {{"schema_version", kResultsSchemaVersion},
+          {"created_utc", utc_now()},
+          {"experiment", c.experiment},
           {"run", c.run},
           {"run_dir", s.run_dir.string()},
           {"code_version", code_version()},

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/log.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
@@ -98,13 +99,6 @@ std::vector<double> values_of(const at::Tensor& t) {
 
 void write_tensor(H5Writer& w, const std::string& path, const at::Tensor& t, H5Stored stored = H5Stored::f64) {
   w.write(path, shape_of(t), values_of(t), stored);
-}
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
 }
 
 void write_scheme(H5Writer& w, const SchemeStats& s) {
