@@ -102,16 +102,17 @@ const std::pair<const char*, const char*> kRenamedKeys[] = {{"model.clip_alpha",
                                                             {"model.clip_length", "model.clipped.length"},
                                                             {"model.gate_init", "model.bondarenko.init"}};
 
-// The node at dotted `key`, if the tree has it.
+// A copy of the value at dotted `key`, if the tree has it (read through const nodes, so nothing is inserted).
 std::optional<YAML::Node> find_key(const ConfigTree& tree, const std::string& key) {
-  YAML::Node node = YAML::Clone(tree.root);
+  YAML::Node node = tree.root;  // a handle, not a copy
   size_t start = 0;
   while (true) {
     const auto dot = key.find('.', start);
     const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!node.IsMap() || !node[part]) return std::nullopt;
-    node.reset(node[part]);  // rebinds (operator= would overwrite the node's content)
-    if (dot == std::string::npos) return node;
+    const YAML::Node& view = node;
+    if (!view.IsMap() || !view[part]) return std::nullopt;
+    node.reset(view[part]);  // rebinds (operator= would overwrite the node's content)
+    if (dot == std::string::npos) return YAML::Clone(node);
     start = dot + 1;
   }
 }

@@ -32,7 +32,7 @@ namespace {
 
 std::string cell_status(const SweepCell& cell) {
   if (run_is_done(cell.dir())) return "done";
-  if (auto latest = latest_checkpoint(cell.dir())) return "partial (" + latest->filename().string() + ")";
+  if (auto newest = newest_complete_checkpoint(cell.dir())) return "partial (" + newest->filename().string() + ")";
   return "pending";
 }
 

@@ -168,6 +168,12 @@ std::optional<std::string> checkpoint_damage(const fs::path& dir) {
   return std::nullopt;
 }
 
+std::optional<fs::path> newest_complete_checkpoint(const fs::path& run_dir) {
+  const auto all = complete_checkpoints(run_dir);
+  if (all.empty()) return std::nullopt;
+  return all.back().second;
+}
+
 std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
   auto all = complete_checkpoints(run_dir);
   for (auto it = all.rbegin(); it != all.rend(); ++it) {

@@ -30,7 +30,12 @@ void save_checkpoint(const std::filesystem::path& run_dir, const TrainState& sta
                      torch::optim::Optimizer& optimizer, int64_t keep);
 
 // The newest complete checkpoint whose files are whole, if any; newer damaged ones are named on stdout.
+// Hashes the files: for loading, not for progress displays.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+
+// The newest folder marked DONE, unverified: how far a run got (the runner's status column), read without
+// hashing every cell's checkpoint at start-up.
+std::optional<std::filesystem::path> newest_complete_checkpoint(const std::filesystem::path& run_dir);
 
 // Why the checkpoint in `dir` cannot be trusted (a missing file, a size or SHA-256 that differs from
 // state.json's record), or nullopt when it is whole. Checkpoints written before the record are trusted.
