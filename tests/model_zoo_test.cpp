@@ -13,6 +13,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
 #include "framework/data/token_data.h"
+#include "framework/model/depth_router.h"
 #include "framework/model/normalizers.h"
 #include "framework/model/normalizers/clipped.h"
 #include "framework/model/presets.h"
@@ -182,10 +183,13 @@ TEST(ModelZoo, FullAttnResMatchesAReferenceLoop) {
   auto tokens = torch::randint(0, 40, {2, 10}, torch::kLong);
   torch::NoGradGuard no_grad;
   // h_l = sum_i softmax_i(w_l . RMSNorm(v_i)) v_i over v_0 = embedding and every earlier sublayer output.
-  auto route = [](DepthRouter& r, const std::vector<at::Tensor>& v) {
+  // The routing sites as the router registered them, by their checkpoint names.
+  const auto modules = t->named_modules();
+  auto site = [&](const std::string& name) -> DepthRouterImpl& { return *modules[name]->as<DepthRouterImpl>(); };
+  auto route = [](DepthRouterImpl& r, const std::vector<at::Tensor>& v) {
     if (v.size() == 1) return v[0];
     std::vector<at::Tensor> logits;
-    for (const auto& x : v) logits.push_back((r->key_norm->forward(x) * r->query).sum(-1));
+    for (const auto& x : v) logits.push_back((r.key_norm->forward(x) * r.query).sum(-1));
     auto w = torch::softmax(torch::stack(logits), 0);
     auto h = torch::zeros_like(v[0]);
     for (size_t i = 0; i < v.size(); ++i) h = h + w[i].unsqueeze(-1) * v[i];
@@ -194,10 +198,11 @@ TEST(ModelZoo, FullAttnResMatchesAReferenceLoop) {
   std::vector<at::Tensor> outputs = {t->embed->forward(tokens)};
   for (size_t i = 0; i < t->blocks->size(); ++i) {
     auto b = t->blocks[i]->as<DecoderBlock>();
-    outputs.push_back(b->attn->forward(b->attn_norm->forward(route(b->route_attn, outputs))).out);
-    outputs.push_back(b->mlp->forward(b->mlp_norm->forward(route(b->route_mlp, outputs))));
+    const std::string prefix = "blocks." + std::to_string(i) + ".";
+    outputs.push_back(b->attn->forward(b->attn_norm->forward(route(site(prefix + "route_attn"), outputs))).out);
+    outputs.push_back(b->mlp->forward(b->mlp_norm->forward(route(site(prefix + "route_mlp"), outputs))));
   }
-  auto reference = t->lm_head->forward(t->final_norm->forward(route(t->final_route, outputs)));
+  auto reference = t->lm_head->forward(t->final_norm->forward(route(site("final_route"), outputs)));
   EXPECT_TRUE(torch::allclose(model->forward(tokens), reference, 1e-5, 1e-6));
 }
 
@@ -286,7 +291,7 @@ TEST(ModelZoo, ImpossibleCombinationsAreConfigErrors) {
     load_config(file, {});
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("needs router attnres"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("router standard does not carry the null signal oasis"), std::string::npos) << e.what();
   }
   EXPECT_THROW(load_config(file, {"model.router=attnres", "model.attnres_blocks=5"}), ConfigError);
   EXPECT_NO_THROW(load_config(file, {"model.router=attnres", "model.attnres_blocks=8"}));

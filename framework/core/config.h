@@ -25,6 +25,8 @@ std::vector<std::string> quant_scheme_names();  // quant/scheme.cpp: the presets
 std::vector<std::string> gsm8k_task_names();   // eval/gsm8k.cpp
 std::vector<std::string> normalizer_names();   // model/normalizers.cpp
 std::vector<std::string> gate_names();         // model/gates.cpp
+std::vector<std::string> router_names();       // model/routers.cpp
+std::vector<std::string> null_signal_names();  // model/routers.cpp: "none" and what the routers carry
 inline std::vector<std::string> with_empty(std::vector<std::string> names) {  // "" = the preset's choice
   names.insert(names.begin(), "");
   return names;
@@ -64,11 +66,11 @@ struct ModelConfig {
   double init_std = 0.02;
   bool tie_embeddings = true;
   // Components; "" takes the preset's choice, anything else overrides it.
-  std::string router;       // standard | attnres
+  std::string router;       // a name from the router registry (model/routers.h)
   int64_t attnres_blocks = 0;  // 0: one block per transformer layer; 2 * n_layers = Full AttnRes
   std::string normalizer;   // a name from the normalizer registry (model/normalizers.h)
   std::string gate;         // a name from the gate registry (model/gates.h)
-  std::string null_signal;  // none | oasis
+  std::string null_signal;  // none, or one the router carries (oasis: attnres)
   OasisConfig oasis;
   // The registered components' own options, one section each (model.clipped.*, model.bondarenko.*).
   ComponentSections components = registered_component_options();
@@ -80,13 +82,13 @@ struct ModelConfig {
   template <class V>
   void visit(V& v) {
     v.field("preset", preset, "model preset from the registry (`oasis models`)", one_of(model_preset_names()));
-    v.field("router", router, "residual router; empty = the preset's", one_of({"", "standard", "attnres"}));
+    v.field("router", router, "residual router; empty = the preset's", one_of(with_empty(router_names())));
     v.field("attnres_blocks", attnres_blocks, "AttnRes blocks N; 0 = n_layers; 2*n_layers = Full AttnRes",
             between<int64_t>(0, 4096));
     v.field("normalizer", normalizer, "attention score normalizer; empty = the preset's",
             one_of(with_empty(normalizer_names())));
     v.field("gate", gate, "attention output gate; empty = the preset's", one_of(with_empty(gate_names())));
-    v.field("null_signal", null_signal, "inter-layer null signal; empty = the preset's", one_of({"", "none", "oasis"}));
+    v.field("null_signal", null_signal, "inter-layer null signal; empty = the preset's", one_of(with_empty(null_signal_names())));
     v.section("oasis", oasis);
     components.visit(v);
     v.field("d_model", d_model, "residual width", between<int64_t>(8, 65536));

@@ -1,6 +1,9 @@
 #include "framework/model/presets.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "framework/core/runtime.h"
 
@@ -42,10 +45,12 @@ ModelComponents resolve_components(const ModelConfig& c) {
   if (!c.gate.empty()) m.gate = c.gate;
   if (!c.null_signal.empty()) m.null_signal = c.null_signal;
   m.attnres_blocks = c.attnres_blocks > 0 ? c.attnres_blocks : c.n_layers;
-  if (m.null_signal == "oasis" && m.router != "attnres")
-    throw ConfigError(fmt::format("model.null_signal: oasis routes through depth and needs router attnres, but the "
-                                  "router is {}",
-                                  m.router));
+  const RouterEntry& router = router_registry().get(m.router);
+  if (m.null_signal != "none" && std::find(router.null_signals.begin(), router.null_signals.end(), m.null_signal) ==
+                                     router.null_signals.end())
+    throw ConfigError(fmt::format("model.null_signal: router {} does not carry the null signal {} (it carries: {})",
+                                  m.router, m.null_signal,
+                                  router.null_signals.empty() ? "none" : fmt::format("{}", fmt::join(router.null_signals, ", "))));
   return m;
 }
 
