@@ -30,15 +30,6 @@ namespace oasis {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(read_file(path));
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 TEST(Model, CausalMasking) {
   ModelConfig c;
   c.d_model = 32;
@@ -279,7 +270,7 @@ TEST(Training, ResumeIsExact) {
   ASSERT_EQ(*latest_checkpoint(run), checkpoint_dir(run, 4));
   const auto results = train_and_evaluate(resumed);
 
-  const auto a = read_jsonl(straight.run_dir() / "metrics.jsonl"), b = read_jsonl(run / "metrics.jsonl");
+  const auto a = test::read_jsonl(straight.run_dir() / "metrics.jsonl"), b = test::read_jsonl(run / "metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
@@ -391,7 +382,7 @@ TEST(Training, KilledAtAnyMomentThenRerunGivesTheSameResult) {
     const auto b = nlohmann::json::parse(read_file(dir / "test" / run / "results.json"));
     EXPECT_EQ(a["perplexity"], b["perplexity"]) << fraction;
     EXPECT_EQ(a["train"]["final_loss"], b["train"]["final_loss"]) << fraction;
-    EXPECT_EQ(read_jsonl(dir / "test/reference/metrics.jsonl").size(), read_jsonl(dir / "test" / run / "metrics.jsonl").size());
+    EXPECT_EQ(test::read_jsonl(dir / "test/reference/metrics.jsonl").size(), test::read_jsonl(dir / "test" / run / "metrics.jsonl").size());
   }
   EXPECT_GE(killed_mid_training, 1) << "no kill landed between the first checkpoint and the end; the test proved nothing";
 }

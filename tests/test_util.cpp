@@ -1,3 +1,4 @@
+#include <sstream>
 #include "tests/test_util.h"
 
 #include <sys/wait.h>
@@ -90,6 +91,15 @@ std::string write_text(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path) << text;
   return path.string();
+}
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 }  // namespace oasis::test

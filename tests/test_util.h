@@ -3,6 +3,9 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "framework/core/config.h"
 
@@ -32,5 +35,8 @@ CliResult run_command(const std::string& command);  // through the shell, stderr
 CliResult run_cli(const std::string& args);          // the oasis binary under test
 
 std::string write_text(const std::filesystem::path& path, const std::string& text);
+
+// The records of a JSON-lines file (metrics.jsonl).
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 
 }  // namespace oasis::test

@@ -1,12 +1,14 @@
-"""The `standard`, `attnres` and `oasis` presets of framework/model written in Python PyTorch, at the C++
-defaults (model.* of framework/core/config.h: tied embeddings, SwiGLU hidden 8/3 d rounded up to 64, norm eps
-1e-5, init std 0.02, RoPE theta 1e4, one AttnRes block per layer, OASIS variant a with ema 0, no detach,
-sites both, mean over heads, gate bias -6).
+"""The `standard`, `attnres`, `attnres-softmax1` and `oasis` presets of framework/model written in Python
+PyTorch, at the C++ defaults (model.* of framework/core/config.h: tied embeddings, SwiGLU hidden 8/3 d rounded
+up to 64, norm eps 1e-5, init std 0.02, RoPE theta 1e4, one AttnRes block per layer, OASIS variant a with ema
+0, no detach, sites both, mean over heads, gate bias -6). `attnres-softmax1` is AttnRes with Softmax1
+attention (p_j = e^{s_j} / (1 + sum e^s), framework/model/normalizers.cpp) and no null gate.
 
 Why the file exists: to time the C++ training and evaluation steps against Python PyTorch (eager and
 torch.compile) on the same model, and as an independent reference of what the presets compute. So the
 modules carry the C++ parameter names, shapes and count, the same initialisation rule and the same maths;
-only the random numbers differ. Attention is either one scaled_dot_product_attention call, as the C++
+only the random numbers differ (tools/python_reference/make_fixture.py sets deterministic weights instead and
+pins the outputs for the C++ tests). Attention is either one scaled_dot_product_attention call, as the C++
 `attention_kernel: auto` (= fused) runs it (framework/model/fused_attention.cpp), or written out (scores ->
 normalizer -> weighted sum), as `attention_kernel: written` runs it.
 """
@@ -15,7 +17,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-PRESETS = ("standard", "attnres", "oasis")
+PRESETS = ("standard", "attnres", "attnres-softmax1", "oasis")
+# framework/model/presets.cpp: the presets' attention normalizer (softmax1 = a zero null logit per query) and
+# whether the OASIS null signal (variant a) gates the depth-routing sites.
+SOFTMAX1_PRESETS = ("attnres-softmax1", "oasis")
+NULL_GATED_PRESETS = ("oasis",)
 NORM_EPS, INIT_STD, ROPE_THETA, GATE_BIAS_INIT = 1e-5, 0.02, 10000.0, -6.0
 STAT_CHANNELS = 8  # the fused softmax1's real and null mass plus zeros: head sizes stay multiples of 8
 
@@ -174,11 +180,11 @@ class DecoderBlock(torch.nn.Module):
     def __init__(self, d, heads, hidden, preset, fused, first):
         super().__init__()
         self.attn_norm = RMSNorm(d)
-        self.attn = CausalSelfAttention(d, heads, softmax1=preset == "oasis", fused=fused)
+        self.attn = CausalSelfAttention(d, heads, softmax1=preset in SOFTMAX1_PRESETS, fused=fused)
         self.mlp_norm = RMSNorm(d)
         self.mlp = SwiGLU(d, hidden)
         if preset != "standard":
-            gated = preset == "oasis"
+            gated = preset in NULL_GATED_PRESETS
             self.route_attn = DepthRouter(d, mixes=not first, null_gate=gated)
             self.route_mlp = DepthRouter(d, mixes=True, null_gate=gated)
 
@@ -222,12 +228,13 @@ class Transformer(torch.nn.Module):
     def forward_attnres(self, x, cos, sin):
         # One block per layer: each block is the layer's two sublayer updates.
         sources = DepthSources(x, per_block=2)
-        signal = x.new_zeros(x.shape[:2]) if self.preset == "oasis" else None  # n_t, read by the gated sites
+        gated = self.preset in NULL_GATED_PRESETS
+        signal = x.new_zeros(x.shape[:2]) if gated else None  # n_t, read by the gated sites
         for block in self.blocks:
             h, keep = block.route_attn(sources.all(), signal)
             update, lse = block.attn(block.attn_norm(h), cos, sin)
             sources.add(update, keep)
-            if lse is not None:  # e_t = mean_h(-LSE) -> the signal of the next two sites (ema 0: immediate)
+            if gated:  # e_t = mean_h(-LSE) -> the signal of the next two sites (ema 0: immediate)
                 signal = -lse.mean(1)
             h, keep = block.route_mlp(sources.all(), signal)
             sources.add(block.mlp(block.mlp_norm(h)), keep)

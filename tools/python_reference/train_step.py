@@ -1,18 +1,18 @@
-"""Times the training step (or, with --eval, a forward-only evaluation step) of the `standard`, `attnres` or
-`oasis` preset in Python PyTorch, eager or under torch.compile, to hold against `oasis bench` on the same
-machine (ours must not be slower). The models are framework/model's (models.py); the step is the C++ one
-(framework/run/bench.cpp, SpeedTrial::step_ms): gradients cleared, cross-entropy, backward, global-norm
-clip 1.0, AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8, decay 0.1 on matrices only, not the embedding) as
-multi-tensor updates like MultiTensorAdamW. The evaluation step is SpeedTrial::eval_ms: the forward pass
-under no_grad, the loss left out. The default size is configs/bench/cpu.yaml with data/wikitext2-spm's
-vocabulary; tokens are random, which the step time does not depend on.
+"""Times the training step (or, with --eval, a forward-only evaluation step) of the `standard`, `attnres`,
+`attnres-softmax1` or `oasis` preset in Python PyTorch, eager or under torch.compile, to hold against `oasis
+bench` on the same machine (ours must not be slower). The models are framework/model's (models.py); the step
+is the C++ one (framework/run/bench.cpp, SpeedTrial::step_ms): gradients cleared, cross-entropy, backward,
+global-norm clip 1.0, AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8, decay 0.1 on matrices only, not the
+embedding) as multi-tensor updates like MultiTensorAdamW. The evaluation step is SpeedTrial::eval_ms: the
+forward pass under no_grad, the loss left out. The default size is configs/bench/cpu.yaml with
+data/wikitext2-spm's vocabulary; tokens are random, which the step time does not depend on.
 
 --compile compiles the model (torch.compile, default mode, inductor); the loss, backward driver and
 optimizer stay eager. Compilation happens in the first warm-up step, whose time is reported apart.
 
-usage: .venv/bin/python tools/python_reference/train_step.py [--preset standard|attnres|oasis] [--compile]
-       [--eval] [--attention fused|written] [--json] [--threads 2] [--steps 20] [--warmup 3] [--d-model 256]
-       [--layers 6] [--heads 4] [--seq 256] [--batch 8] [--vocab 4096]
+usage: .venv/bin/python tools/python_reference/train_step.py [--preset standard|attnres|attnres-softmax1|oasis]
+       [--compile] [--eval] [--attention fused|written] [--json] [--threads 2] [--steps 20] [--warmup 3]
+       [--d-model 256] [--layers 6] [--heads 4] [--seq 256] [--batch 8] [--vocab 4096]
 """
 import argparse
 import json
