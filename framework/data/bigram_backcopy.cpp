@@ -4,7 +4,13 @@
 #include <cctype>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "framework/core/config.h"
+#include "framework/core/errors.h"
 #include "framework/core/hash.h"
+#include "framework/core/paths.h"
+#include "framework/data/datasets.h"
 
 namespace oasis {
 
@@ -83,5 +89,54 @@ std::vector<std::string> generate_bigram_backcopy(const BigramChain& chain, cons
   }
   return out;
 }
+
+namespace {
+
+// The dataset entry: documents of seq_len - 1 characters; with the end-of-text token after each and data.bos,
+// window k of a split is [BOS, document k] at token k * seq_len, which the window period keeps.
+Corpus bigram_backcopy_corpus(const DataConfig& data) {
+  const BigramBackcopyConfig& g = data.bigram_backcopy;
+  DataConfig source = data;
+  source.dataset = g.source;
+  const Corpus base = load_corpus(source);
+  std::string text;
+  for (const auto& doc : base.split("train")) text += doc;
+  const BigramChain chain(text);
+  std::string triggers;
+  try {
+    triggers = chain.choose_triggers(g.triggers);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("data.bigram_backcopy.triggers: {} ({} has {} characters)", e.what(), g.source,
+                                  chain.alphabet().size()));
+  }
+  auto task = std::make_shared<BackcopyTask>();
+  task->triggers = triggers;
+  task->alphabet = chain.alphabet();
+  task->transition.assign(256, std::vector<double>(256, 0.0));
+  for (int from = 0; from < 256; ++from)
+    for (int to = 0; to < 256; ++to) task->transition[from][to] = chain.probability(from, to);
+  Corpus c;
+  c.source = base.source;
+  c.multi_document = true;
+  c.alphabet = chain.alphabet();
+  c.window_period = data.seq_len;
+  c.backcopy = task;
+  c.split_rule = fmt::format("generated from {} train bigrams, triggers '{}', seed {}: {} / {} / {} sequences of {} "
+                             "characters after BOS",
+                             g.source, triggers, g.seed, g.train_sequences, g.eval_sequences, g.eval_sequences,
+                             data.seq_len - 1);
+  const std::pair<const char*, int64_t> splits[] = {
+      {"train", g.train_sequences}, {"valid", g.eval_sequences}, {"test", g.eval_sequences}};
+  for (const auto& [split, count] : splits)
+    c.splits[split] = generate_bigram_backcopy(chain, triggers, count, data.seq_len - 1,
+                                               fnv1a64(split, splitmix64(uint64_t(g.seed))));
+  return c;
+}
+
+const bool bigram_backcopy_registered = dataset_registry().add(
+    "bigram_backcopy", {"Bigram-Backcopy (generated from data.bigram_backcopy.source): a sink forms fast", "",
+                        [](const DataConfig& data, const std::filesystem::path&) { return bigram_backcopy_corpus(data); }});
+
+}  // namespace
 
 }  // namespace oasis

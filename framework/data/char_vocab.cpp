@@ -6,6 +6,7 @@
 
 #include "framework/core/errors.h"
 #include "framework/core/hash.h"
+#include "framework/data/datasets.h"
 
 namespace oasis {
 
@@ -37,5 +38,17 @@ std::string CharVocab::decode(const std::vector<int32_t>& ids) const {
 }
 
 std::string CharVocab::cache_key() const { return "char-" + hex16(fnv1a64(alphabet_)); }
+
+namespace {
+// The generated dataset's alphabet when it has one (every character it can produce), else the train split's bytes.
+const bool char_registered = tokenizer_registry().add(
+    "char", {"one token per byte of the train split (or of a generated dataset's alphabet)",
+             [](const DataConfig&, const Corpus& corpus) -> std::unique_ptr<Tokenizer> {
+               if (!corpus.alphabet.empty()) return std::make_unique<CharVocab>(corpus.alphabet);
+               std::string bytes;
+               for (const auto& doc : corpus.split("train")) bytes += doc;
+               return std::make_unique<CharVocab>(std::move(bytes));
+             }});
+}  // namespace
 
 }  // namespace oasis

@@ -5,33 +5,18 @@
 
 #include "framework/core/config.h"
 #include "framework/core/errors.h"
-#include "framework/core/hash.h"
 #include "framework/core/paths.h"
 #include "framework/core/text.h"
-#include "framework/data/bigram_backcopy.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
 
-const std::map<std::string, DatasetInfo>& dataset_registry() {
-  static const std::map<std::string, DatasetInfo> registry = {
-      {"wikitext2", {"WikiText-2 v1 (tokenized, <unk>), official train/valid/test", "wikitext-2"}},
-      {"ptb", {"Penn Treebank (Mikolov LM version), official train/valid/test", "ptb"}},
-      {"c4", {"C4-en validation sample (2,000 docs): docs 0-1599 train, 1600-1799 valid, 1800-1999 test",
-              "c4-validation-sample"}},
-      {"tinystories", {"TinyStories validation prefix: 90/5/5 split at line starts", "tinystories-sample"}},
-      {"shakespeare", {"Tiny Shakespeare: 90/5/5 split at line starts", "tinyshakespeare"}},
-      {"text", {"any UTF-8 text file (data.path): 90/5/5 split at line starts", ""}},
-      {"bigram_backcopy", {"Bigram-Backcopy (generated from data.bigram_backcopy.source): a sink forms fast", ""}},
-  };
+Registry<DatasetEntry>& dataset_registry() {
+  static Registry<DatasetEntry> registry("dataset");
   return registry;
 }
 
-std::vector<std::string> dataset_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, info] : dataset_registry()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> dataset_names() { return dataset_registry().names(); }
 
 const std::vector<std::string>& Corpus::split(const std::string& name) const {
   auto it = splits.find(name);
@@ -113,7 +98,9 @@ Corpus c4_documents(const fs::path& dir) {
   return c;
 }
 
-Corpus single_file(const fs::path& file) {
+}  // namespace
+
+Corpus single_file_corpus(const fs::path& file) {
   Corpus c;
   c.split_rule = "first 90% train, next 5% valid, last 5% test (cuts at line starts)";
   c.splits = split_single_file(read_text_file(file));
@@ -124,74 +111,48 @@ Corpus single_file(const fs::path& file) {
   return c;
 }
 
-// Documents of seq_len - 1 characters: with the end-of-text token after each and data.bos, window k of
-// a split is [BOS, document k] at token k * seq_len, which the window period keeps.
-Corpus bigram_backcopy(const DataConfig& data) {
-  const BigramBackcopyConfig& g = data.bigram_backcopy;
-  DataConfig source = data;
-  source.dataset = g.source;
-  const Corpus base = load_corpus(source);
-  std::string text;
-  for (const auto& doc : base.split("train")) text += doc;
-  const BigramChain chain(text);
-  std::string triggers;
-  try {
-    triggers = chain.choose_triggers(g.triggers);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError(fmt::format("data.bigram_backcopy.triggers: {} ({} has {} characters)", e.what(), g.source,
-                                  chain.alphabet().size()));
-  }
-  auto task = std::make_shared<BackcopyTask>();
-  task->triggers = triggers;
-  task->alphabet = chain.alphabet();
-  task->transition.assign(256, std::vector<double>(256, 0.0));
-  for (int from = 0; from < 256; ++from)
-    for (int to = 0; to < 256; ++to) task->transition[from][to] = chain.probability(from, to);
-  Corpus c;
-  c.multi_document = true;
-  c.alphabet = chain.alphabet();
-  c.window_period = data.seq_len;
-  c.backcopy = task;
-  c.split_rule = fmt::format("generated from {} train bigrams, triggers '{}', seed {}: {} / {} / {} sequences of {} "
-                             "characters after BOS",
-                             g.source, triggers, g.seed, g.train_sequences, g.eval_sequences, g.eval_sequences,
-                             data.seq_len - 1);
-  const std::pair<const char*, int64_t> splits[] = {
-      {"train", g.train_sequences}, {"valid", g.eval_sequences}, {"test", g.eval_sequences}};
-  for (const auto& [split, count] : splits)
-    c.splits[split] = generate_bigram_backcopy(chain, triggers, count, data.seq_len - 1,
-                                               fnv1a64(split, splitmix64(uint64_t(g.seed))));
+Corpus load_corpus(const DataConfig& data) {
+  const DatasetEntry& entry = dataset_registry().get(data.dataset);
+  const fs::path dir = entry.folder.empty() ? fs::path() : find_dataset_dir(data.data_dir, entry.folder, data.dataset);
+  Corpus c = entry.load(data, dir);
+  c.dataset = data.dataset;
+  if (c.source.empty()) c.source = dir;
   return c;
 }
+
+namespace {
+
+const bool wikitext2_registered = dataset_registry().add(
+    "wikitext2", {"WikiText-2 v1 (tokenized, <unk>), official train/valid/test", "wikitext-2",
+                  [](const DataConfig&, const fs::path& dir) { return three_files("wikitext2", dir, "wiki.{}.tokens"); }});
+const bool ptb_registered = dataset_registry().add(
+    "ptb", {"Penn Treebank (Mikolov LM version), official train/valid/test", "ptb",
+            [](const DataConfig&, const fs::path& dir) { return three_files("ptb", dir, "ptb.{}.txt"); }});
+const bool c4_registered = dataset_registry().add(
+    "c4", {"C4-en validation sample (2,000 docs): docs 0-1599 train, 1600-1799 valid, 1800-1999 test",
+           "c4-validation-sample", [](const DataConfig&, const fs::path& dir) { return c4_documents(dir); }});
+const bool tinystories_registered = dataset_registry().add(
+    "tinystories", {"TinyStories validation prefix: 90/5/5 split at line starts", "tinystories-sample",
+                    [](const DataConfig&, const fs::path& dir) {
+                      return single_file_corpus(require_file(dir, "tinystories_val_sample.txt", "tinystories"));
+                    }});
+const bool shakespeare_registered = dataset_registry().add(
+    "shakespeare", {"Tiny Shakespeare: 90/5/5 split at line starts", "tinyshakespeare",
+                    [](const DataConfig&, const fs::path& dir) {
+                      return single_file_corpus(require_file(dir, "input.txt", "shakespeare"));
+                    }});
+const bool text_registered = dataset_registry().add(
+    "text", {"any UTF-8 text file (data.path): 90/5/5 split at line starts", "", [](const DataConfig& data, const fs::path&) {
+               const fs::path file = data.path;
+               if (fs::is_directory(file))
+                 throw ConfigError(fmt::format("data.path: '{}' is a directory; expected a text file", data.path));
+               if (!fs::is_regular_file(file))
+                 throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));
+               Corpus c = single_file_corpus(file);
+               c.source = file;
+               return c;
+             }});
 
 }  // namespace
-
-Corpus load_corpus(const DataConfig& data) {
-  const DatasetInfo& info = dataset_registry().at(data.dataset);
-  Corpus c;
-  fs::path source;
-  if (data.dataset == "bigram_backcopy") {
-    c = bigram_backcopy(data);
-    source = find_dataset_dir(data.data_dir, dataset_registry().at(data.bigram_backcopy.source).folder,
-                              data.bigram_backcopy.source);
-  } else if (data.dataset == "text") {
-    source = data.path;
-    if (fs::is_directory(source))
-      throw ConfigError(fmt::format("data.path: '{}' is a directory; expected a text file", data.path));
-    if (!fs::is_regular_file(source))
-      throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));
-    c = single_file(source);
-  } else {
-    source = find_dataset_dir(data.data_dir, info.folder, data.dataset);
-    if (data.dataset == "wikitext2") c = three_files("wikitext2", source, "wiki.{}.tokens");
-    else if (data.dataset == "ptb") c = three_files("ptb", source, "ptb.{}.txt");
-    else if (data.dataset == "c4") c = c4_documents(source);
-    else if (data.dataset == "tinystories") c = single_file(require_file(source, "tinystories_val_sample.txt", data.dataset));
-    else if (data.dataset == "shakespeare") c = single_file(require_file(source, "input.txt", data.dataset));
-  }
-  c.dataset = data.dataset;
-  c.source = source;
-  return c;
-}
 
 }  // namespace oasis

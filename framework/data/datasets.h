@@ -1,5 +1,6 @@
-// The dataset registry: each entry knows its folder under a data root, its files and how the train /
-// valid / test splits are formed. Split rules are fixed and documented here and in data/README.md:
+// The dataset registry (`data.dataset`): each entry knows its folder under a data root, its files and how
+// the train / valid / test splits are formed, and registers itself beside its loader. Split rules are
+// fixed and documented here and in data/README.md:
 //   wikitext2   wiki.{train,valid,test}.tokens (WikiText-2 v1, tokenized)
 //   ptb         ptb.{train,valid,test}.txt (Mikolov's PTB)
 //   c4          c4_validation_2k.jsonl: documents 0-1599 train, 1600-1799 valid, 1800-1999 test
@@ -14,10 +15,13 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "framework/core/registry.h"
 
 namespace oasis {
 
@@ -39,12 +43,15 @@ struct Corpus {
   const std::vector<std::string>& split(const std::string& name) const;
 };
 
-struct DatasetInfo {
+struct DatasetEntry {
   std::string description;
-  std::string folder;  // under a data root ("" for `text`)
+  std::string folder;  // under a data root; "" for a dataset that is not a folder there (text, generated)
+  // The splits of the dataset; `dir` is its folder as found under the data roots (empty when `folder` is).
+  // Sets split_rule and, for a dataset not read from `dir`, source.
+  std::function<Corpus(const DataConfig& data, const std::filesystem::path& dir)> load;
 };
 
-const std::map<std::string, DatasetInfo>& dataset_registry();
+Registry<DatasetEntry>& dataset_registry();
 
 // Reads the configured dataset (looking through the data roots); missing data is a RuntimeError that
 // says where it looked and how to get it.
@@ -52,5 +59,8 @@ Corpus load_corpus(const DataConfig& data);
 
 // Cuts one text at the 90% / 95% marks, each cut moved to the next line start.
 std::map<std::string, std::vector<std::string>> split_single_file(const std::string& text);
+
+// The splits of one UTF-8 text file cut at the 90% / 95% marks (an empty split is an error naming the file).
+Corpus single_file_corpus(const std::filesystem::path& file);
 
 }  // namespace oasis

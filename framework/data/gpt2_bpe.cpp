@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "framework/core/config.h"
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
 
@@ -185,5 +186,13 @@ std::string Gpt2Bpe::decode(const std::vector<int32_t>& ids) const {
 }
 
 int64_t Gpt2Bpe::token_bytes(int32_t id) const { return int64_t(id_to_bytes_.at(size_t(id)).size()); }
+
+namespace {
+const bool gpt2_registered = tokenizer_registry().add(
+    "gpt2", {"GPT-2's byte-level BPE (50,257 tokens; data/gpt2-bpe's vocab.json and merges.txt)",
+             [](const DataConfig& data, const Corpus&) -> std::unique_ptr<Tokenizer> {
+               return std::make_unique<Gpt2Bpe>(find_dataset_dir(data.data_dir, "gpt2-bpe", "gpt2-bpe"));
+             }});
+}  // namespace
 
 }  // namespace oasis

@@ -13,9 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "framework/core/config.h"
 #include "framework/core/errors.h"
 #include "framework/core/hash.h"
+#include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/data/datasets.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
@@ -172,5 +175,20 @@ std::string SentencePieceBpe::decode(const std::vector<int32_t>& ids) const {
   flush();
   return out;
 }
+
+namespace {
+const bool sentencepiece_registered = tokenizer_registry().add(
+    "sentencepiece", {"sentencepiece BPE with data.vocab_size pieces, trained on the train split and cached",
+                      [](const DataConfig& data, const Corpus& corpus) -> std::unique_ptr<Tokenizer> {
+                        const auto model = tokenizer_cache(data) / fmt::format("spm-{}-v{}-{}.model", corpus.dataset,
+                                                                               data.vocab_size, train_split_hash(corpus));
+                        if (!std::filesystem::exists(model)) {
+                          log_line(fmt::format("training sentencepiece BPE ({} pieces) on {} train -> {}",
+                                               data.vocab_size, corpus.dataset, model.string()));
+                          SentencePieceBpe::train(corpus.split("train"), data.vocab_size, model);
+                        }
+                        return std::make_unique<SentencePieceBpe>(model);
+                      }});
+}  // namespace
 
 }  // namespace oasis

@@ -1,12 +1,17 @@
-// The tokenizer interface and its registry: `gpt2` (byte-level BPE, exactly GPT-2's), `word` (the
-// whitespace-word vocabulary of WikiText-2/PTB, built from the train split), `sentencepiece` (BPE
-// trained on the train split with data.vocab_size pieces) and `char` (one token per byte).
+// The tokenizer interface and its registry (`data.tokenizer`), each entry registered beside its class:
+// `gpt2` (byte-level BPE, exactly GPT-2's; gpt2_bpe.cpp), `word` (the whitespace-word vocabulary of
+// WikiText-2/PTB, built from the train split; word_vocab.cpp), `sentencepiece` (BPE trained on the train
+// split with data.vocab_size pieces; sentencepiece_bpe.cpp) and `char` (one token per byte; char_vocab.cpp).
 #pragma once
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "framework/core/registry.h"
 
 namespace oasis {
 
@@ -27,8 +32,20 @@ class Tokenizer {
   virtual std::string cache_key() const = 0;
 };
 
-// Builds (or loads from the cache) the configured tokenizer; `word` and `sentencepiece` learn from the
-// corpus's train split.
+struct TokenizerEntry {
+  std::string description;
+  // Builds (or loads from the cache) the tokenizer for `corpus`; learned ones learn from its train split.
+  std::function<std::unique_ptr<Tokenizer>(const DataConfig& data, const Corpus& corpus)> make;
+};
+
+Registry<TokenizerEntry>& tokenizer_registry();
+
+// The configured tokenizer (data.tokenizer).
 std::unique_ptr<Tokenizer> make_tokenizer(const DataConfig& data, const Corpus& corpus);
+
+// Where learned tokenizers are cached (<data.cache_dir>/tokenizers, created), and the hash of the train split
+// their file names carry, so a changed train split gets a new one.
+std::filesystem::path tokenizer_cache(const DataConfig& data);
+std::string train_split_hash(const Corpus& corpus);
 
 }  // namespace oasis

@@ -1,6 +1,10 @@
 #include "framework/data/word_vocab.h"
 
+#include <fmt/format.h>
+
 #include "framework/core/errors.h"
+#include "framework/core/paths.h"
+#include "framework/data/datasets.h"
 
 namespace oasis {
 
@@ -79,5 +83,18 @@ std::string WordVocab::decode(const std::vector<int32_t>& ids) const {
 int64_t WordVocab::token_bytes(int32_t id) const {
   return id == eos_ ? 2 : int64_t(words_.at(size_t(id)).size()) + 1;
 }
+
+namespace {
+const bool word_registered = tokenizer_registry().add(
+    "word", {"the whitespace words of the train split (WikiText-2 / PTB style), cached per train split",
+             [](const DataConfig& data, const Corpus& corpus) -> std::unique_ptr<Tokenizer> {
+               const auto file =
+                   tokenizer_cache(data) / fmt::format("word-{}-{}.txt", corpus.dataset, train_split_hash(corpus));
+               if (std::filesystem::exists(file)) return std::make_unique<WordVocab>(WordVocab::from_lines(read_file(file)));
+               auto vocab = std::make_unique<WordVocab>(WordVocab::build(corpus.split("train")));
+               write_file_atomic(file, vocab->to_lines());
+               return vocab;
+             }});
+}  // namespace
 
 }  // namespace oasis

@@ -71,20 +71,8 @@ const std::vector<std::pair<std::string, std::string>>& cot_exemplars() {
   return exemplars;
 }
 
-const std::map<std::string, Gsm8kTask>& tasks() {
-  static const std::map<std::string, Gsm8kTask> registry = {
-      {"gsm8k",
-       {"gsm8k", 5, {"Question:", "</s>", "<|im_end|>"}, std::make_shared<Regex>(R"(#### (\-?[0-9\.\,]+))")}},
-      {"gsm8k-cot",
-       {"gsm8k-cot", 8, {"Q:", "</s>", "<|im_end|>"}, std::make_shared<Regex>(R"(The answer is (\-?[0-9\.\,]+).)")}},
-  };
-  return registry;
-}
-
-bool is_cot(const Gsm8kTask& task) { return task.name == "gsm8k-cot"; }
-
 std::string question_text(const Gsm8kTask& task, const std::string& question) {
-  return is_cot(task) ? "Q: " + question + "\nA:" : "Question: " + question + "\nAnswer:";
+  return task.chain_of_thought ? "Q: " + question + "\nA:" : "Question: " + question + "\nAnswer:";
 }
 
 // Python's str.strip() for ASCII whitespace.
@@ -110,22 +98,29 @@ std::string regex_filter(const Regex& regex, const std::string& text, int group_
 
 }  // namespace
 
-std::vector<std::string> gsm8k_task_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, task] : tasks()) names.push_back(name);
-  return names;
+Registry<Gsm8kTask>& gsm8k_task_registry() {
+  static Registry<Gsm8kTask> registry("GSM8K task");
+  return registry;
 }
 
-const Gsm8kTask& gsm8k_task(const std::string& name) {
-  const auto it = tasks().find(name);
-  if (it == tasks().end())
-    throw ConfigError(fmt::format("unknown GSM8K task '{}'; valid: {}", name, join(gsm8k_task_names(), ", ")));
-  return it->second;
-}
+std::vector<std::string> gsm8k_task_names() { return gsm8k_task_registry().names(); }
+
+const Gsm8kTask& gsm8k_task(const std::string& name) { return gsm8k_task_registry().get(name); }
+
+namespace {
+// lm-eval's gsm8k.yaml and gsm8k-cot.yaml at metadata version 3.0: prompt format, shots, stop sequences and
+// the strict-match regex (the flexible-extract filter is the same for both).
+const bool gsm8k_registered = gsm8k_task_registry().add(
+    "gsm8k", {"gsm8k", "3.0", false, 5, {"Question:", "</s>", "<|im_end|>"},
+              std::make_shared<Regex>(R"(#### (\-?[0-9\.\,]+))")});
+const bool gsm8k_cot_registered = gsm8k_task_registry().add(
+    "gsm8k-cot", {"gsm8k-cot", "3.0", true, 8, {"Q:", "</s>", "<|im_end|>"},
+                  std::make_shared<Regex>(R"(The answer is (\-?[0-9\.\,]+).)")});
+}  // namespace
 
 std::vector<std::string> gsm8k_prompts(const Gsm8kTask& task, int64_t num_fewshot, uint64_t seed,
                                        const std::vector<Gsm8kItem>& train, const std::vector<Gsm8kItem>& test) {
-  const int64_t available = is_cot(task) ? int64_t(cot_exemplars().size()) : int64_t(train.size());
+  const int64_t available = task.chain_of_thought ? int64_t(cot_exemplars().size()) : int64_t(train.size());
   if (num_fewshot < 0 || num_fewshot > available)
     throw ConfigError(fmt::format("gsm8k.num_fewshot: expected 0..{} for task {}, got {}", available, task.name, num_fewshot));
   PythonRandom random(seed);  // one stream for the whole split, drawn item by item as lm-eval does
@@ -133,7 +128,7 @@ std::vector<std::string> gsm8k_prompts(const Gsm8kTask& task, int64_t num_fewsho
   prompts.reserve(test.size());
   for (const auto& item : test) {
     std::string context;
-    if (is_cot(task)) {
+    if (task.chain_of_thought) {
       for (int64_t i = 0; i < num_fewshot; ++i) {
         const auto& [question, target] = cot_exemplars()[size_t(i)];
         context += question_text(task, question) + " " + target + "\n\n";
@@ -150,14 +145,14 @@ std::vector<std::string> gsm8k_prompts(const Gsm8kTask& task, int64_t num_fewsho
 }
 
 std::string gsm8k_reference(const Gsm8kTask& task, const Gsm8kItem& item) {
-  if (!is_cot(task)) return item.answer;
+  if (!task.chain_of_thought) return item.answer;
   const size_t mark = item.answer.rfind("####");
   return strip(mark == std::string::npos ? item.answer : item.answer.substr(mark + 4));
 }
 
 PromptTarget gsm8k_training_text(const Gsm8kTask& task, const Gsm8kItem& item) {
   PromptTarget out{question_text(task, item.question), " " + item.answer};
-  if (!is_cot(task)) return out;
+  if (!task.chain_of_thought) return out;
   static const Regex calculator(R"(<<[^>]*>>)");
   const size_t mark = item.answer.rfind("\n####");
   std::string steps = calculator.replace_all(item.answer.substr(0, mark), "");

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/registry.h"
+
 namespace oasis {
 
 class Regex;
@@ -24,10 +26,13 @@ std::vector<Gsm8kItem> load_gsm8k(const std::string& data_dir, const std::string
 
 struct Gsm8kTask {
   std::string name;                // gsm8k | gsm8k-cot
+  std::string version;             // lm-eval's metadata version of the task definition reproduced here
+  bool chain_of_thought;           // Q:/A: prompts with the fixed 8 exemplars, not sampled train items
   int64_t default_fewshot;         // 5 | 8
   std::vector<std::string> stop;   // generation stops before the first of these
   std::shared_ptr<const Regex> strict;  // the strict-match filter (first match)
 };
+Registry<Gsm8kTask>& gsm8k_task_registry();
 const Gsm8kTask& gsm8k_task(const std::string& name);  // throws ConfigError listing the valid names
 std::vector<std::string> gsm8k_task_names();
 

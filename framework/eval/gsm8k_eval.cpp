@@ -64,6 +64,7 @@ nlohmann::json Gsm8kSuite::score(LanguageModel& model, const fs::path& samples_f
   const double n = double(items_.size());
   const double strict_rate = double(strict_correct) / n, flexible_rate = double(flexible_correct) / n;
   return {{"task", task_.name},
+          {"task_version", task_.version},
           {"num_fewshot", shots_},
           {"fewshot_seed", config_.fewshot_seed},
           {"limit", config_.limit},

@@ -53,8 +53,6 @@ int64_t parameter_count(LanguageModel& model) {
   return n;
 }
 
-std::string config_hash(const Config& config) { return hex16(fnv1a64(config_to_yaml(config))).substr(0, 12); }
-
 std::vector<std::string> needed_splits(const Config& c, const std::vector<QuantScheme>& schemes, bool training) {
   std::vector<std::string> splits = c.eval.splits, extra;
   if (training) extra = {"train", "valid"};

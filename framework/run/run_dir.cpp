@@ -7,23 +7,34 @@
 #include <fmt/format.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/hash.h"
 #include "framework/core/paths.h"
 #include "framework/core/version.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
 
-bool result_neutral(const std::string& key) {
-  return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir" ||
-         key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
+bool placement_only(const std::string& key) {
+  return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir";
+}
+
+bool training_neutral(const std::string& key) {
+  return placement_only(key) || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
          key.rfind("quant.", 0) == 0 || key.rfind("gsm8k.", 0) == 0;
+}
+
+std::string config_hash(const Config& config) {
+  std::string identity;
+  for (const auto& [key, value] : config_rows(config))
+    if (key != "experiment" && key != "run" && !placement_only(key)) identity += key + "=" + value + "\n";
+  return hex16(fnv1a64(identity)).substr(0, 12);
 }
 
 namespace {
 
 // What a re-evaluation may change: how the trained model is run and measured, never the model itself.
 bool evaluation_setting(const std::string& key) {
-  return result_neutral(key) || key == "device" || key == "precision" || key == "attention_kernel";
+  return training_neutral(key) || key == "device" || key == "precision" || key == "attention_kernel";
 }
 
 }  // namespace
@@ -55,7 +66,7 @@ fs::path prepare_run_dir(const Config& config) {
     const auto before = config_rows(saved), now = config_rows(config);
     std::string differences;
     for (size_t i = 0; i < now.size(); ++i)
-      if (before[i] != now[i] && !result_neutral(now[i].first))
+      if (before[i] != now[i] && !training_neutral(now[i].first))
         differences += fmt::format("\n  {}: {} (saved) vs {} (now)", now[i].first, before[i].second, now[i].second);
     if (!differences.empty())
       throw ConfigError(fmt::format(

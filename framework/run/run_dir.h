@@ -10,9 +10,17 @@
 
 namespace oasis {
 
-// Keys that change how a run is evaluated or executed, not what it trains: threads, runs_dir,
-// data.data_dir, data.cache_dir (where the same data is found), eval.*, stats.*, quant.*, gsm8k.*.
-bool result_neutral(const std::string& key);
+// Keys that change where or how fast a run executes, never a number it reports: threads, runs_dir,
+// data.data_dir, data.cache_dir (where the same data is found).
+bool placement_only(const std::string& key);
+
+// Keys that change how a run is evaluated or executed, not what it trains: the placement keys and eval.*,
+// stats.*, quant.*, gsm8k.*.
+bool training_neutral(const std::string& key);
+
+// The identity of what a config computes: a hash of every key but the placement keys and the names
+// (experiment, run), so the same run in two folders or on two thread counts has one hash.
+std::string config_hash(const Config& config);
 
 // Writes config.yaml into the (locked) run directory, or checks that the saved one matches `config`
 // (keys that do not change results -- threads, runs_dir, eval.* -- may differ).
