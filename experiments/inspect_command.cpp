@@ -1,6 +1,7 @@
 // `oasis inspect FILE.h5 [PATH]`: a readable summary of a stats file (meta, each scheme's summary, per-layer
 // max |x| and kurtosis, attention sinks, depth routing), or one group or dataset of it. A corrupt,
 // truncated or incomplete file is an error (exit 1) naming the file.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -15,6 +16,7 @@
 #include "framework/core/log.h"
 #include "framework/core/text.h"
 #include "framework/stats/stats_file.h"
+#include "framework/stats/summary_metrics.h"
 
 namespace oasis {
 namespace {
@@ -51,10 +53,18 @@ void print_meta(const H5Reader& f) {
 void print_scheme(const H5Reader& f, const std::string& scheme) {
   const std::string root = "/" + scheme;
   std::printf("\n## %s: summary\n\n", scheme.c_str());
+  // The defined summary statistics first (summary_metrics.h), then the file's other summary attributes.
   std::vector<std::vector<std::string>> summary;
-  for (const auto& name : f.attribute_names(root + "/summary"))
-    summary.push_back({name, attribute_text(f, root + "/summary", name)});
-  std::printf("%s", markdown_table({"statistic", "value"}, summary).c_str());
+  std::set<std::string> shown;
+  const auto names = f.attribute_names(root + "/summary");
+  for (const auto& m : summary_metrics()) {
+    if (std::find(names.begin(), names.end(), m.name) == names.end()) continue;
+    summary.push_back({m.name, attribute_text(f, root + "/summary", m.name), m.label, better_name(m.better)});
+    shown.insert(m.name);
+  }
+  for (const auto& name : names)
+    if (!shown.count(name)) summary.push_back({name, attribute_text(f, root + "/summary", name), "", ""});
+  std::printf("%s", markdown_table({"statistic", "value", "label", "better"}, summary).c_str());
 
   if (f.exists(root + "/sites")) {
     std::set<std::string> site_names;

@@ -20,6 +20,7 @@
 #include "framework/eval/perplexity.h"
 #include "framework/model/presets.h"
 #include "framework/run/pipeline.h"
+#include "framework/run/results_file.h"
 #include "framework/run/run_dir.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/optimizer.h"

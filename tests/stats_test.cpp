@@ -17,6 +17,7 @@
 #include "framework/stats/collect.h"
 #include "framework/stats/probe.h"
 #include "framework/stats/stats_file.h"
+#include "framework/stats/summary_metrics.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -182,7 +183,9 @@ TEST(StatsFile, RoundTripKeepsValuesAndAttributes) {
   auto stored = torch::tensor(w.values, torch::kDouble).view({5, 2});
   EXPECT_TRUE(torch::equal(stored, concat_rows(route.weights)));
   const StatsSummary summary = stats.summary();
-  for (const auto& [name, value] : summary.fields()) {
+  for (const auto& m : summary_metrics()) {
+    const std::string& name = m.name;
+    const double value = summary.*m.value;
     const auto read = file->number_attribute("/fp/summary", name);
     ASSERT_TRUE(read.has_value()) << name;
     if (std::isnan(value))

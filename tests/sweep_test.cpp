@@ -15,8 +15,11 @@
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
 #include "framework/report/report.h"
+#include "framework/run/results_file.h"
+#include "framework/run/run_dir.h"
 #include "framework/run/slurm.h"
 #include "framework/run/sweep.h"
+#include "framework/stats/summary_metrics.h"
 #include "tests/test_util.h"
 
 namespace oasis {
@@ -112,6 +115,20 @@ TEST(Sweep, CellIdsAreStable) {
   // The digest covers only keys away from their defaults, so it is fixed by the config, not by the code
   // version or the machine: this value changes only if the test config or the hashing rule changes.
   EXPECT_EQ(e.cells[0].id, "standard-shakespeare-s0-d4e025");
+  EXPECT_EQ(ids(e), ids(load_experiment(file, {"report.statistics=[sink_rate]"})));
+}
+
+TEST(Sweep, TheConfigHashIsWhatARunComputesNotWhereItRuns) {
+  const auto dir = test::scratch_dir();
+  const auto file = experiment_file(dir, "sweep:\n  model.preset: [standard]\n");
+  auto hash = [&](const std::vector<std::string>& overrides) {
+    return config_hash(load_experiment(file, overrides).cells[0].config);
+  };
+  const std::string base = hash({});
+  EXPECT_EQ(base, hash({"runs_dir=/elsewhere", "threads=1", "data.cache_dir=/c", "report.method=standard-softmax1",
+                        "experiment=renamed"}));
+  EXPECT_NE(base, hash({"train.lr=0.01"}));
+  EXPECT_NE(base, hash({"eval.max_tokens=500"}));  // changes the reported perplexity
 }
 
 // Runs `oasis run` and returns its result.
@@ -255,16 +272,20 @@ TEST(Slurm, RealClusterRunsASweepLikeALocalRun) {
 
 // A fixture runs directory with hand-chosen numbers.
 void fixture_run(const fs::path& root, const std::string& id, const std::string& preset, int seed, double ppl,
-                 double kurtosis) {
+                 double kurtosis, const std::string& report_section = "") {
   const fs::path dir = root / "paper" / id;
-  test::write_text(dir / "config.yaml", fmt::format("experiment: paper\nseed: {}\nmodel:\n  preset: {}\ndata:\n  dataset: wikitext2\n",
-                                                    seed, preset));
+  test::write_text(dir / "config.yaml", fmt::format("experiment: paper\nseed: {}\nmodel:\n  preset: {}\ndata:\n  dataset: wikitext2\n{}",
+                                                    seed, preset, report_section));
   nlohmann::json results = {{"code_version", "abc123"}, {"config_hash", "h-" + id}};
   results["perplexity"]["fp"]["test"]["perplexity"] = ppl;
   results["perplexity"]["w4a4"]["test"]["perplexity"] = ppl * 2;
   results["gsm8k"]["fp"]["pass_at_1"] = (ppl - 80) / 100;  // standard 0.20 and 0.30, oasis 0.10 and 0.16
-  results["stats"]["fp"] = {{"max_inf_norm", 10.0}, {"avg_kurtosis", kurtosis}, {"sink_rate", 0.0},
-                            {"first_token_attention", 0.05}, {"depth_sink_mass", nullptr}};  // NaN in JSON: null
+  StatsSummary stats;  // the rest NaN, stored as null: not applicable to these runs (depth routing)
+  stats.max_inf_norm = 10.0;
+  stats.avg_kurtosis = kurtosis;
+  stats.sink_rate = 0.0;
+  stats.first_token_attention = 0.05;
+  results["stats"]["fp"] = summary_to_json(stats);
   test::write_text(dir / "results.json", results.dump());
   test::write_text(dir / "DONE", "abc123\n");
 }
@@ -331,12 +352,61 @@ TEST(Report, ADamagedRunIsLeftOutByNameAndTheRestIsReported) {
   EXPECT_NE(r.output.find("warning: leaving out unreadable run '" + (root / "paper" / "standard-s1").string() + "': '" +
                           bad.string() + "' is not valid JSON"),
             std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("oasis-s1/config.yaml': yaml-cpp"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oasis-s1/config.yaml:2:1: YAML syntax error"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("warning: ignoring plan '"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| 100.00 (n=1), 1 missing"), std::string::npos) << r.output;  // standard-s0 alone
   EXPECT_NE(r.output.find("| 90.00 (n=1) "), std::string::npos) << r.output;  // oasis-s0 alone; s1 has no preset
   EXPECT_EQ(r.output.find("on ?"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| unreadable "), std::string::npos) << r.output;
+}
+
+TEST(Report, ItsSectionInTheExperimentChoosesMethodBaselinesAndStatistics) {
+  const auto root = test::scratch_dir();
+  const std::string section = "report:\n  method: attnres\n  baselines: [standard]\n  statistics: [avg_kurtosis, null_mass]\n";
+  fixture_run(root, "standard-s0", "standard", 0, 100, 10, section);
+  fixture_run(root, "attnres-s0", "attnres", 0, 90, 4, section);
+  const std::string md = render_report(build_report(collect_runs(root)), "md");
+  // Kurtosis 4 vs 10: attnres 60% lower; null mass has no direction and these runs define none (null).
+  const std::regex header(R"(\| preset +\| avg kurtosis \| null mass \|)");
+  const std::regex better(R"(\| attnres better than standard by +\| \+60\.0% +\| n/a +\|)");
+  EXPECT_TRUE(std::regex_search(md, header)) << md;
+  EXPECT_TRUE(std::regex_search(md, better)) << md;
+  EXPECT_NE(md.find("- avg kurtosis: attnres 60.0% lower than the baselines"), std::string::npos) << md;
+  EXPECT_NE(md.find("- null mass: no direction"), std::string::npos) << md;
+  EXPECT_EQ(md.find("max inf norm"), std::string::npos) << md;  // not asked for
+  EXPECT_EQ(md.find("oasis"), std::string::npos) << md;
+}
+
+TEST(Report, AStatisticItWasAskedForThatARunLacksIsAnErrorNamingFileAndKey) {
+  const auto root = test::scratch_dir();
+  fixture_run(root, "standard-s0", "standard", 0, 100, 10);
+  fixture_run(root, "oasis-s0", "oasis", 0, 90, 4);
+  auto results = nlohmann::json::parse(read_file(root / "paper" / "oasis-s0" / "results.json"));
+  results.erase("stats");  // a run evaluated without the statistics pass
+  test::write_text(root / "paper" / "oasis-s0" / "results.json", results.dump());
+  try {
+    build_report(collect_runs(root));
+    FAIL() << "expected an error";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find((root / "paper" / "oasis-s0" / "results.json").string() + ": stats: no key 'fp'"),
+              std::string::npos) << e.what();
+  }
+  // A summary written by an older version without one of today's statistics: named too.
+  results = nlohmann::json::parse(read_file(root / "paper" / "standard-s0" / "results.json"));
+  results["stats"]["fp"].erase("sink_rate");
+  EXPECT_THROW(parse_results(results, "old.json"), RuntimeError);
+}
+
+TEST(Report, RunsThatDisagreeOnTheReportSectionAreAnError) {
+  const auto root = test::scratch_dir();
+  fixture_run(root, "standard-s0", "standard", 0, 100, 10);
+  fixture_run(root, "oasis-s0", "oasis", 0, 90, 4, "report:\n  statistics: [sink_rate]\n");
+  try {
+    build_report(collect_runs(root));
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("runs disagree on report.statistics"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "framework/core/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 
@@ -47,6 +48,9 @@ void validate(const Config& c, const ConfigTree& tree) {
     invalid(tree, "eval.stride",
             fmt::format("expected at most the context length {} (larger strides skip tokens), got {}",
                         c.eval_context_len(), c.eval.stride));
+  if (std::find(c.report.baselines.begin(), c.report.baselines.end(), c.report.method) != c.report.baselines.end())
+    invalid(tree, "report.baselines",
+            fmt::format("expected presets other than report.method `{}`, which is compared with them", c.report.method));
   if (c.data.dataset == "text" && c.data.path.empty())
     invalid(tree, "data.path", "expected the path of a text file when data.dataset is `text`");
   if (c.data.dataset != "text" && !c.data.path.empty())

@@ -22,6 +22,7 @@ std::string model_components_problem(const ModelConfig& model);
 std::vector<std::string> dataset_names();
 std::vector<std::string> tokenizer_names();
 std::vector<std::string> quant_scheme_names();  // quant/scheme.cpp: the presets in configs/quant
+std::vector<std::string> summary_metric_names();  // stats/summary_metrics.cpp
 std::vector<std::string> gsm8k_task_names();   // eval/gsm8k.cpp
 std::vector<std::string> normalizer_names();   // model/normalizers.cpp
 std::vector<std::string> gate_names();         // model/gates.cpp
@@ -309,6 +310,27 @@ struct Gsm8kConfig {
   int64_t shots(int64_t task_default) const { return num_fewshot >= 0 ? num_fewshot : task_default; }
 };
 
+// What `oasis report` shows (framework/report/report.h): the method compared, the baselines it is compared
+// with (their order is the rows' order), and the summary statistics of table (a), from one scheme's pass.
+// It changes no number a run computes: not part of the config hash or the cell ids.
+struct ReportConfig {
+  std::string method = "oasis";
+  std::vector<std::string> baselines = {"standard", "attnres", "attnres-clipped", "attnres-gated", "attnres-softmax1"};
+  std::vector<std::string> statistics = {"max_inf_norm",          "avg_kurtosis",           "sink_rate",
+                                         "first_token_attention", "first_token_vs_uniform", "depth_sink_mass"};
+  std::string statistics_scheme = "fp";
+
+  template <class V>
+  void visit(V& v) {
+    v.field("method", method, "the preset the report compares with the baselines", one_of(model_preset_names()));
+    v.field("baselines", baselines, "presets the method is compared with, in row order", each_one_of(model_preset_names()));
+    v.field("statistics", statistics, "summary statistics in table (a) (stats/summary_metrics.h)",
+            each_one_of(summary_metric_names()));
+    v.field("statistics_scheme", statistics_scheme, "the scheme whose statistics table (a) shows",
+            one_of(quant_scheme_names()));
+  }
+};
+
 // Which quantization schemes `oasis eval` (and the evaluation after training) measures; each is a preset
 // in configs/quant. `fp` is the model as trained.
 struct QuantConfig {
@@ -337,6 +359,7 @@ struct Config {
   QuantConfig quant;
   FinetuneConfig finetune;
   Gsm8kConfig gsm8k;
+  ReportConfig report;
 
   template <class V>
   void visit(V& v) {
@@ -362,6 +385,7 @@ struct Config {
     v.section("quant", quant);
     v.section("finetune", finetune);
     v.section("gsm8k", gsm8k);
+    v.section("report", report);
   }
 
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }

@@ -7,52 +7,73 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "framework/core/errors.h"
 #include "framework/core/json_file.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
+#include "framework/run/run_dir.h"
+#include "framework/stats/summary_metrics.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kBaselines = {"standard", "attnres", "attnres-clipped", "attnres-gated", "attnres-softmax1"};
-const std::string kOasis = "oasis";
-
-template <class T>
-T yaml_or(const YAML::Node& node, T fallback) {
-  return node && node.IsScalar() ? node.as<T>() : fallback;
-}
-
-// A run directory's identity and results; a damaged config.yaml or results.json is named on stdout and
-// the run counted as unreadable, so one bad file does not stop the report of all the others.
+// A run directory's identity and results, read through the typed config and results readers; a damaged
+// config.yaml or results.json is named on stdout and the run counted as unreadable, so one bad file does not
+// stop the report of all the others.
 RunSample read_run(const fs::path& dir) {
   RunSample r;
   r.dir = dir;
   r.preset = r.dataset = "?";
   try {
-    const YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
-    r.experiment = yaml_or<std::string>(config["experiment"], "");
-    r.preset = yaml_or<std::string>(config["model"]["preset"], "?");
-    r.dataset = yaml_or<std::string>(config["data"]["dataset"], "?");
-    r.seed = yaml_or<int64_t>(config["seed"], 0);
+    const Config config = load_run_config(dir, {});
+    r.experiment = config.experiment;
+    r.preset = config.model.preset;
+    r.dataset = config.data.dataset;
+    r.seed = config.seed;
+    r.report = config.report;
     r.done = fs::exists(dir / "DONE") && fs::exists(dir / "results.json");
-    if (r.done) r.results = read_json_file(dir / "results.json");
-    if (r.done && !r.results.is_object()) throw RuntimeError(fmt::format("'{}' is not a JSON object", (dir / "results.json").string()));
-  } catch (const YAML::Exception& e) {
-    r.unreadable = fmt::format("'{}': {}", (dir / "config.yaml").string(), e.what());
-  } catch (const RuntimeError& e) {
+    if (r.done) r.results = read_results(dir / "results.json");
+  } catch (const std::runtime_error& e) {
     r.unreadable = e.what();
   }
   if (!r.unreadable.empty()) {
     r.done = false;
-    r.results = nlohmann::json();
+    r.results = RunResults();
     log_line(fmt::format("warning: leaving out unreadable run '{}': {}", dir.string(), r.unreadable));
   }
   return r;
+}
+
+// The report.* rows of a config, for comparing two runs' report sections.
+std::vector<std::pair<std::string, std::string>> report_rows(const ReportConfig& report) {
+  Config c;
+  c.report = report;
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (auto& row : config_rows(c))
+    if (row.first.rfind("report.", 0) == 0) rows.push_back(std::move(row));
+  return rows;
+}
+
+// The report section all readable runs share (the defaults when none has one).
+ReportConfig shared_report_config(const std::vector<RunSample>& runs) {
+  const RunSample* first = nullptr;
+  for (const auto& r : runs) {
+    if (!r.report) continue;
+    if (!first) {
+      first = &r;
+      continue;
+    }
+    const auto a = report_rows(*first->report), b = report_rows(*r.report);
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].second != b[i].second)
+        throw ConfigError(fmt::format("oasis report: runs disagree on {}: {} in '{}', {} in '{}'; report one "
+                                      "experiment's folder at a time",
+                                      a[i].first, a[i].second, first->dir.string(), b[i].second, r.dir.string()));
+  }
+  return first ? *first->report : ReportConfig{};
 }
 
 std::vector<std::string> ordered(const std::set<std::string>& names, const std::vector<std::string>& first) {
@@ -64,24 +85,41 @@ std::vector<std::string> ordered(const std::set<std::string>& names, const std::
   return out;
 }
 
-std::optional<double> at(const nlohmann::json& j, const std::vector<std::string>& path) {
-  const nlohmann::json* node = &j;
-  for (const auto& key : path) {
-    if (!node->is_object() || !node->contains(key)) return std::nullopt;
-    node = &(*node)[key];
-  }
-  if (!node->is_number()) return std::nullopt;
-  const double v = node->get<double>();
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
-
 struct Metric {
   std::string label;
-  std::vector<std::string> path;  // into results.json
+  std::function<double(const RunResults&, const std::string& where)> value;  // NaN: not defined for the run
   int decimals;
-  double scale = 1.0;             // 100 for rates shown in percent
-  bool higher_is_better = false;  // Pass@1; everything else (outliers, sinks, perplexity) is better lower
+  double scale = 1.0;  // 100 for rates shown in percent
+  Better better = Better::lower;
+  // Asked for by the report section: a run without it is an error. Otherwise (columns that exist because
+  // some run has them, like a quantization scheme) a run without it shows as n/a.
+  bool required = false;
 };
+
+Metric statistic_metric(const std::string& name, const std::string& scheme) {
+  const SummaryMetric& m = summary_metric(name);
+  double StatsSummary::*field = m.value;
+  return {m.label,
+          [scheme, field](const RunResults& r, const std::string& where) { return r.stats_of(scheme, where).*field; },
+          m.decimals, 1.0, m.better, true};
+}
+
+Metric perplexity_metric(const std::string& scheme) {
+  return {"ppl " + scheme,
+          [scheme](const RunResults& r, const std::string& where) { return r.perplexity_of(scheme, "test", where); }, 2};
+}
+
+Metric pass_at_1_metric(const std::string& scheme) {
+  return {"pass@1 " + scheme,
+          [scheme](const RunResults& r, const std::string& where) { return r.pass_at_1_of(scheme, where); }, 1, 100.0,
+          Better::higher};
+}
+
+Metric task_metric(const std::string& label, const std::string& scheme, const std::string& name, Better better) {
+  return {label,
+          [scheme, name](const RunResults& r, const std::string& where) { return r.task_metric_of(scheme, name, where); },
+          3, 1.0, better};
+}
 
 using Groups = std::map<std::pair<std::string, std::string>, std::vector<const RunSample*>>;  // (dataset, preset)
 
@@ -99,11 +137,18 @@ Cell cell_of(const Groups& groups, const std::string& dataset, const std::string
   for (const auto* r : it->second) {
     if (!r->done) {
       ++c.unfinished;
-    } else if (const auto v = at(r->results, m.path)) {
-      values.push_back(*v * m.scale);
-    } else {
-      ++c.without;
+      continue;
     }
+    double v = NAN;
+    try {
+      v = m.value(r->results, (r->dir / "results.json").string());
+    } catch (const RuntimeError& e) {
+      if (m.required) throw RuntimeError(fmt::format("oasis report: {} (asked for by the report section)", e.what()));
+    }
+    if (std::isfinite(v))
+      values.push_back(v * m.scale);
+    else
+      ++c.without;
   }
   c.value = aggregate(values);
   return c;
@@ -119,16 +164,11 @@ std::string cell_text(const Cell& c, int decimals) {
 
 // OASIS's improvement over a baseline in percent of the baseline, positive when OASIS is better:
 // 100 (B - O) / B for lower-is-better numbers (docs/sweeps.md), 100 (O - B) / B for Pass@1.
+// A statistic without a direction (depth entropy) has no "better".
 std::optional<double> improvement(const Cell& oasis, const Cell& base, const Metric& m) {
-  if (oasis.value.n == 0 || base.value.n == 0 || base.value.mean == 0) return std::nullopt;
+  if (m.better == Better::neither || oasis.value.n == 0 || base.value.n == 0 || base.value.mean == 0) return std::nullopt;
   const double change = 100.0 * (oasis.value.mean - base.value.mean) / std::fabs(base.value.mean);
-  return m.higher_is_better ? change : -change;
-}
-
-// A string field of results.json; "?" when absent or not a string (files from older versions).
-std::string text_field(const nlohmann::json& results, const char* key) {
-  const auto it = results.find(key);
-  return it != results.end() && it->is_string() ? it->get<std::string>() : "?";
+  return m.better == Better::higher ? change : -change;
 }
 
 std::string percent(std::optional<double> v) { return v ? fmt::format("{:+.1f}%", *v) : "n/a"; }
@@ -141,7 +181,8 @@ struct Column {
 
 // Preset rows, then OASIS's improvement over each baseline present and their mean.
 ReportTable make_table(const std::string& title, const std::vector<Column>& columns, const Groups& groups,
-                       const std::vector<std::string>& presets) {
+                       const std::vector<std::string>& presets, const ReportConfig& rc) {
+  const std::string& method = rc.method;
   ReportTable t{title, {"preset"}, {}};
   for (const auto& c : columns) t.header.push_back(c.header);
   for (const auto& p : presets) {
@@ -149,20 +190,20 @@ ReportTable make_table(const std::string& title, const std::vector<Column>& colu
     for (const auto& c : columns) row.push_back(cell_text(cell_of(groups, c.dataset, p, c.metric), c.metric.decimals));
     t.rows.push_back(row);
   }
-  if (std::find(presets.begin(), presets.end(), kOasis) == presets.end()) return t;
+  if (std::find(presets.begin(), presets.end(), method) == presets.end()) return t;
   std::vector<std::vector<double>> per_column(columns.size());
-  for (const auto& base : kBaselines) {
+  for (const auto& base : rc.baselines) {
     if (std::find(presets.begin(), presets.end(), base) == presets.end()) continue;
-    std::vector<std::string> row = {"oasis better than " + base + " by"};
+    std::vector<std::string> row = {method + " better than " + base + " by"};
     for (size_t k = 0; k < columns.size(); ++k) {
-      const auto change = improvement(cell_of(groups, columns[k].dataset, kOasis, columns[k].metric),
+      const auto change = improvement(cell_of(groups, columns[k].dataset, method, columns[k].metric),
                                       cell_of(groups, columns[k].dataset, base, columns[k].metric), columns[k].metric);
       if (change) per_column[k].push_back(*change);
       row.push_back(percent(change));
     }
     t.rows.push_back(row);
   }
-  std::vector<std::string> mean_row = {"oasis better than the baselines by (mean)"};
+  std::vector<std::string> mean_row = {method + " better than the baselines by (mean)"};
   for (const auto& changes : per_column) mean_row.push_back(changes.empty() ? "n/a" : percent(aggregate(changes).mean));
   t.rows.push_back(mean_row);
   return t;
@@ -170,21 +211,25 @@ ReportTable make_table(const std::string& title, const std::vector<Column>& colu
 
 // "metric: oasis x% lower/higher than the baselines (mean over P baseline x dataset pairs)"; Pass@1 also
 // in points, since "improving Pass@1 by N%" may mean either.
-std::string headline(const std::string& label, const Metric& m, const std::vector<std::string>& datasets, const Groups& groups) {
+std::string headline(const std::string& label, const Metric& m, const std::vector<std::string>& datasets, const Groups& groups,
+                     const ReportConfig& rc) {
+  if (m.better == Better::neither) return fmt::format("{}: no direction (neither lower nor higher is better)", label);
   std::vector<double> changes, points;
   for (const auto& d : datasets)
-    for (const auto& base : kBaselines) {
-      const Cell o = cell_of(groups, d, kOasis, m), b = cell_of(groups, d, base, m);
+    for (const auto& base : rc.baselines) {
+      const Cell o = cell_of(groups, d, rc.method, m), b = cell_of(groups, d, base, m);
       if (auto c = improvement(o, b, m)) {
         changes.push_back(*c);
         points.push_back(o.value.mean - b.value.mean);
       }
     }
-  if (changes.empty()) return fmt::format("{}: n/a (no dataset has oasis and a baseline with a non-zero value)", label);
+  if (changes.empty())
+    return fmt::format("{}: n/a (no dataset has {} and a baseline with a non-zero value)", label, rc.method);
   const double mean = aggregate(changes).mean;
-  const char* direction = (mean >= 0) == m.higher_is_better ? "higher" : "lower";
-  std::string text = fmt::format("{}: oasis {:.1f}% {} than the baselines", label, std::fabs(mean), direction);
-  if (m.higher_is_better) text += fmt::format(" ({:+.1f} points)", aggregate(points).mean);
+  const bool higher_better = m.better == Better::higher;
+  const char* direction = (mean >= 0) == higher_better ? "higher" : "lower";
+  std::string text = fmt::format("{}: {} {:.1f}% {} than the baselines", label, rc.method, std::fabs(mean), direction);
+  if (higher_better) text += fmt::format(" ({:+.1f} points)", aggregate(points).mean);
   return text + fmt::format(" (mean over {} baseline x dataset pairs)", changes.size());
 }
 
@@ -287,60 +332,56 @@ Report build_report(const std::vector<RunSample>& runs) {
     preset_names.insert(r.preset);
     dataset_names.insert(r.dataset);
     if (!r.done) continue;
-    if (r.results.contains("perplexity"))
-      for (const auto& [scheme, v] : r.results["perplexity"].items()) ppl_schemes.insert(scheme);
-    if (r.results.contains("gsm8k"))
-      for (const auto& [scheme, v] : r.results["gsm8k"].items()) gsm8k_schemes.insert(scheme);
+    for (const auto& [scheme, splits] : r.results.perplexity) ppl_schemes.insert(scheme);
+    for (const auto& [scheme, v] : r.results.gsm8k_pass_at_1) gsm8k_schemes.insert(scheme);
   }
-  std::vector<std::string> preset_order = kBaselines;
-  preset_order.push_back(kOasis);
+  const ReportConfig rc = shared_report_config(runs);
+  std::vector<std::string> preset_order = rc.baselines;
+  preset_order.push_back(rc.method);
   const auto presets = ordered(preset_names, preset_order);
   const auto datasets = ordered(dataset_names, {"wikitext2", "ptb", "c4"});
   const auto schemes = ordered(ppl_schemes, {"fp", "w8a8", "w4a4"});
   const auto gsm_schemes = ordered(gsm8k_schemes, {"fp", "w8a8", "w4a4"});
 
   Report report;
-  const std::vector<Metric> outlier_metrics = {
-      {"max inf norm", {"stats", "fp", "max_inf_norm"}, 2},
-      {"avg kurtosis", {"stats", "fp", "avg_kurtosis"}, 2},
-      {"sink rate", {"stats", "fp", "sink_rate"}, 3},
-      {"first-token attention", {"stats", "fp", "first_token_attention"}, 4},
-      {"first-token / uniform", {"stats", "fp", "first_token_vs_uniform"}, 2},
-      {"depth-sink mass", {"stats", "fp", "depth_sink_mass"}, 3}};
-  for (const auto& d : datasets) {
-    std::vector<Column> columns;
-    for (const auto& m : outlier_metrics) columns.push_back({m.label, d, m});
-    report.tables.push_back(make_table(fmt::format("(a) Outliers and sinks on {} (fp model, statistics windows)", d),
-                                       columns, groups, presets));
-  }
+  report.method = rc.method;
+  std::vector<Metric> statistics;
+  for (const auto& name : rc.statistics) statistics.push_back(statistic_metric(name, rc.statistics_scheme));
+  if (!statistics.empty())
+    for (const auto& d : datasets) {
+      std::vector<Column> columns;
+      for (const auto& m : statistics) columns.push_back({m.label, d, m});
+      report.tables.push_back(make_table(
+          fmt::format("(a) Outliers and sinks on {} ({} model, statistics windows)", d, rc.statistics_scheme), columns,
+          groups, presets, rc));
+    }
   if (std::find(datasets.begin(), datasets.end(), "bigram_backcopy") != datasets.end()) {
     std::vector<Column> task_columns;
     for (const auto& sc : schemes)
-      task_columns.push_back({"copy acc " + sc, "bigram_backcopy",
-                              {"copy accuracy " + sc, {"task", sc, "copy_accuracy"}, 3, 1.0, true}});
-    task_columns.push_back({"bigram loss fp", "bigram_backcopy", {"bigram loss", {"task", "fp", "bigram_loss"}, 3}});
-    task_columns.push_back(
-        {"optimum", "bigram_backcopy", {"bigram loss of the source chain", {"task", "fp", "bigram_optimum"}, 3}});
-    report.tables.push_back(make_table("(a2) Bigram-Backcopy task on its test sequences", task_columns, groups, presets));
+      task_columns.push_back(
+          {"copy acc " + sc, "bigram_backcopy", task_metric("copy accuracy " + sc, sc, "copy_accuracy", Better::higher)});
+    task_columns.push_back({"bigram loss fp", "bigram_backcopy", task_metric("bigram loss", "fp", "bigram_loss", Better::lower)});
+    task_columns.push_back({"optimum", "bigram_backcopy",
+                            task_metric("bigram loss of the source chain", "fp", "bigram_optimum", Better::neither)});
+    report.tables.push_back(
+        make_table("(a2) Bigram-Backcopy task on its test sequences", task_columns, groups, presets, rc));
   }
   std::vector<Column> ppl_columns;
   for (const auto& d : datasets)
-    for (const auto& s : schemes)
-      ppl_columns.push_back({d + " " + s, d, {"ppl " + s, {"perplexity", s, "test", "perplexity"}, 2}});
-  report.tables.push_back(make_table("(b) Test perplexity by quantization scheme", ppl_columns, groups, presets));
+    for (const auto& sc : schemes) ppl_columns.push_back({d + " " + sc, d, perplexity_metric(sc)});
+  report.tables.push_back(make_table("(b) Test perplexity by quantization scheme", ppl_columns, groups, presets, rc));
   if (!gsm_schemes.empty()) {
     std::vector<Column> gsm_columns;
     for (const auto& d : datasets)
-      for (const auto& s : gsm_schemes)
-        gsm_columns.push_back({d + " " + s, d, {"pass@1 " + s, {"gsm8k", s, "pass_at_1"}, 1, 100.0, true}});
+      for (const auto& sc : gsm_schemes) gsm_columns.push_back({d + " " + sc, d, pass_at_1_metric(sc)});
     report.tables.push_back(make_table("(c) GSM8K Pass@1 (%) by quantization scheme (pretraining corpus in the column)",
-                                       gsm_columns, groups, presets));
+                                       gsm_columns, groups, presets, rc));
   }
-  for (const auto& m : outlier_metrics) report.headlines.push_back(headline(m.label, m, datasets, groups));
-  for (const auto& s : schemes)
-    report.headlines.push_back(headline("test perplexity " + s, {"", {"perplexity", s, "test", "perplexity"}, 2}, datasets, groups));
-  for (const auto& s : gsm_schemes)
-    report.headlines.push_back(headline("GSM8K Pass@1 (%) " + s, {"", {"gsm8k", s, "pass_at_1"}, 1, 100.0, true}, datasets, groups));
+  for (const auto& m : statistics) report.headlines.push_back(headline(m.label, m, datasets, groups, rc));
+  for (const auto& sc : schemes)
+    report.headlines.push_back(headline("test perplexity " + sc, perplexity_metric(sc), datasets, groups, rc));
+  for (const auto& sc : gsm_schemes)
+    report.headlines.push_back(headline("GSM8K Pass@1 (%) " + sc, pass_at_1_metric(sc), datasets, groups, rc));
 
   ReportTable sources{"Sources: every run behind the tables", {"dataset", "preset", "seed", "status", "run", "code", "config hash"}, {}};
   for (const auto& d : datasets)
@@ -351,7 +392,7 @@ Report build_report(const std::vector<RunSample>& runs) {
         sources.rows.push_back({d, p, std::to_string(r->seed),
                                 r->done ? "done" : !r->unreadable.empty() ? "unreadable" : fs::exists(r->dir) ? "unfinished" : "not started",
                                 r->dir.string(),
-                                r->done ? text_field(r->results, "code_version") : "", r->done ? text_field(r->results, "config_hash") : ""});
+                                r->done ? r->results.code_version : "", r->done ? r->results.config_hash : ""});
     }
   for (const auto* r : unplaced) sources.rows.push_back({r->dataset, r->preset, "?", "unreadable", r->dir.string(), "", ""});
   report.tables.push_back(sources);
@@ -362,9 +403,11 @@ std::string render_report(const Report& report, const std::string& format) {
   std::string out;
   if (format == "md") {
     for (const auto& t : report.tables) out += "## " + t.title + "\n\n" + markdown_table(t.header, t.rows) + "\n";
-    out += "The rows \"oasis better than X by\" give 100 (X - oasis) / X for (a) and (b), where lower is better, and\n"
-           "100 (oasis - X) / X for (c): positive means oasis is better.\n\n";
-    out += "## Headline: oasis against the baselines, averaged over baselines and datasets\n\n";
+    const std::string& m = report.method;
+    out += fmt::format("The rows \"{0} better than X by\" give 100 (X - {0}) / X where lower is better and 100 ({0} - X) / X\n"
+                       "where higher is better (Pass@1, copy accuracy): positive means {0} is better. Each cell is the\n"
+                       "mean over seeds ± the sample std.\n\n", m);
+    out += fmt::format("## Headline: {} against the baselines, averaged over baselines and datasets\n\n", m);
     for (const auto& h : report.headlines) out += "- " + h + "\n";
   } else if (format == "csv") {  // long form, one value per line: easy to load with pandas
     out += "table,row,column,value\n";

@@ -2,20 +2,25 @@
 // results.json is one sample of its (dataset, preset) cell, its seed the replicate; each table cell is
 // mean ± sample std over seeds with the seed count. Experiments run by `oasis run` leave plan.json, so
 // cells that were planned but are missing or unfinished show as such instead of vanishing.
-//   (a) outliers and sinks per dataset x preset (fp statistics: max inf norm, average kurtosis, sink
-//       rate, first-token attention, depth-sink mass)
+//   (a) outliers and sinks per dataset x preset: the summary statistics `report.statistics` of the scheme
+//       `report.statistics_scheme` (defined in stats/summary_metrics.h)
 //   (b) test perplexity per dataset x preset x scheme (fp, W8A8, W4A4, ...)
 //   (c) GSM8K Pass@1 per preset x scheme
-// Headline rows give OASIS's relative change against each baseline preset and averaged over baselines,
-// and a closing list averages over baselines and datasets, the way the paper's abstract states them.
-// A sources table maps every cell to its run directories, code versions and config hashes.
+// Headline rows give the method's (`report.method`, OASIS) relative change against each baseline preset
+// (`report.baselines`) and averaged over baselines, and a closing list averages over baselines and datasets,
+// the way the paper's abstract states them. The `report:` section comes from the runs' configs (the
+// experiment YAML); runs that disagree on it are an error. A sources table maps every cell to its run
+// directories, code versions and config hashes. A statistic the report was asked for that a finished run's
+// results.json lacks is an error naming the file and key; one the run defines as not applicable is n/a.
 #pragma once
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "framework/core/config.h"
+#include "framework/run/results_file.h"
 
 namespace oasis {
 
@@ -24,7 +29,8 @@ struct RunSample {
   std::string experiment, preset, dataset;
   int64_t seed = 0;
   bool done = false;
-  nlohmann::json results;  // empty when the run has not finished
+  RunResults results;      // empty when the run has not finished
+  std::optional<ReportConfig> report;  // its config's report section (absent when unreadable or only planned)
   std::string unreadable;  // why its config.yaml or results.json could not be read (then not done)
 };
 
@@ -38,6 +44,7 @@ struct ReportTable {
 };
 
 struct Report {
+  std::string method;  // report.method
   std::vector<ReportTable> tables;
   std::vector<std::string> headlines;  // "OASIS vs baselines, averaged over datasets: ..."
 };

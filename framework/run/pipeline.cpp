@@ -23,9 +23,11 @@
 #include "framework/model/presets.h"
 #include "framework/model/transformer.h"
 #include "framework/quant/transform.h"
+#include "framework/run/results_file.h"
 #include "framework/run/run_dir.h"
 #include "framework/stats/collect.h"
 #include "framework/stats/stats_file.h"
+#include "framework/stats/summary_metrics.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/finetune_data.h"
 #include "framework/train/trainer.h"
@@ -119,14 +121,6 @@ nlohmann::json evaluate_perplexities(Session& s, const std::string& scheme) {
   return out;
 }
 
-nlohmann::json summary_json(const StatsSummary& summary) {
-  nlohmann::json numbers;
-  for (const auto& [name, value] : summary.fields()) numbers[name] = value;
-  numbers["max_inf_norm_site"] = summary.max_inf_norm_site;
-  numbers["max_kurtosis_site"] = summary.max_kurtosis_site;
-  return numbers;
-}
-
 // Windows [N, T] of `split` for a seeded purpose (statistics, calibration), BOS-prefixed with data.bos.
 at::Tensor seeded_windows(const Session& s, const std::string& split, int64_t seq_len, int64_t count, uint64_t seed) {
   const WindowSampler sampler(s.data.split(split), seq_len, s.config.data.bos, s.data.tokenizer->end_of_text(), seed,
@@ -201,12 +195,9 @@ void evaluate_into(Session& s, int64_t checkpoint_step, nlohmann::json& results)
     all_stats.push_back(collect_statistics(*s.model, stats_windows, c.stats, scheme.name));
     timing["stats_s"] = seconds_since(t0);
     const StatsSummary summary = all_stats.back().summary();
-    results["stats"][scheme.name] = summary_json(summary);
-    log_line(fmt::format("stats {:<12} | max inf norm {:.3f} ({}) | kurtosis avg {:.2f} max {:.2f} | first-token attn {:.4f} "
-                         "| sink rate {:.3f} | depth sink mass {:.3f} | {:.1f} s",
-                         scheme.name, summary.max_inf_norm, summary.max_inf_norm_site, summary.avg_kurtosis,
-                         summary.max_kurtosis, summary.first_token_attention, summary.sink_rate, summary.depth_sink_mass,
-                         timing["stats_s"].get<double>()));
+    results["stats"][scheme.name] = summary_to_json(summary);
+    log_line(fmt::format("stats {:<12} | {} | max inf norm site {} | {:.1f} s", scheme.name, watched_summary_text(summary),
+                         summary.max_inf_norm_site, timing["stats_s"].get<double>()));
   }
   if (!c.stats.enabled) return;
   StatsMeta meta{code_version(), config_to_yaml(c), config_hash(c), c.model.preset, c.data.dataset, c.data.tokenizer,
@@ -275,6 +266,7 @@ void finetune_and_score(Session& s, nlohmann::json& results, bool train) {
 // Puts a finished evaluation in place. A perplexity that is not a finite number means the evaluation is
 // broken, not a result: it is refused, and the previous results.json and stats.h5 stay as they were.
 void commit_results(const fs::path& run_dir, const nlohmann::json& results) {
+  parse_results(results, (run_dir / "results.json").string());  // what readers would refuse is never written
   for (const auto& [scheme, splits] : results.at("perplexity").items())
     for (const auto& [split, r] : splits.items()) {
       const auto& ppl = r.at("perplexity");  // NaN is stored as null

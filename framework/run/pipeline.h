@@ -12,9 +12,6 @@
 
 namespace oasis {
 
-// results.json's layout version (its `schema_version`): raised whenever a key is renamed or removed.
-inline constexpr int kResultsSchemaVersion = 1;
-
 // Trains (resuming when the run directory holds checkpoints), evaluates, writes results.json and DONE.
 // A finished run is reported, not retrained. Returns results.json's content.
 nlohmann::json train_and_evaluate(const Config& config);

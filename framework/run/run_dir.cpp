@@ -14,19 +14,20 @@
 namespace oasis {
 namespace fs = std::filesystem;
 
-bool placement_only(const std::string& key) {
-  return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir";
+bool result_neutral(const std::string& key) {
+  return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir" ||
+         key.rfind("report.", 0) == 0;
 }
 
 bool training_neutral(const std::string& key) {
-  return placement_only(key) || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
+  return result_neutral(key) || key.rfind("eval.", 0) == 0 || key.rfind("stats.", 0) == 0 ||
          key.rfind("quant.", 0) == 0 || key.rfind("gsm8k.", 0) == 0;
 }
 
 std::string config_hash(const Config& config) {
   std::string identity;
   for (const auto& [key, value] : config_rows(config))
-    if (key != "experiment" && key != "run" && !placement_only(key)) identity += key + "=" + value + "\n";
+    if (key != "experiment" && key != "run" && !result_neutral(key)) identity += key + "=" + value + "\n";
   return hex16(fnv1a64(identity)).substr(0, 12);
 }
 

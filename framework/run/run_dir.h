@@ -10,15 +10,15 @@
 
 namespace oasis {
 
-// Keys that change where or how fast a run executes, never a number it reports: threads, runs_dir,
-// data.data_dir, data.cache_dir (where the same data is found).
-bool placement_only(const std::string& key);
+// Keys that change no number a run reports: where and how fast it executes (threads, runs_dir,
+// data.data_dir, data.cache_dir: where the same data is found) and how the report presents it (report.*).
+bool result_neutral(const std::string& key);
 
-// Keys that change how a run is evaluated or executed, not what it trains: the placement keys and eval.*,
-// stats.*, quant.*, gsm8k.*.
+// Keys that change how a run is evaluated or executed, not what it trains: the result-neutral keys and
+// eval.*, stats.*, quant.*, gsm8k.*.
 bool training_neutral(const std::string& key);
 
-// The identity of what a config computes: a hash of every key but the placement keys and the names
+// The identity of what a config computes: a hash of every key but the result-neutral ones and the names
 // (experiment, run), so the same run in two folders or on two thread counts has one hash.
 std::string config_hash(const Config& config);
 

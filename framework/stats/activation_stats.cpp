@@ -95,20 +95,6 @@ at::Tensor concat_rows(const std::vector<at::Tensor>& chunks) {
   return chunks.empty() ? torch::zeros({0}, torch::kDouble) : torch::cat(chunks, 0);
 }
 
-std::vector<std::pair<std::string, double>> StatsSummary::fields() const {
-  return {{"max_inf_norm", max_inf_norm},
-          {"avg_kurtosis", avg_kurtosis},
-          {"max_kurtosis", max_kurtosis},
-          {"first_token_attention", first_token_attention},
-          {"first_token_vs_uniform", first_token_vs_uniform},
-          {"first_token_attention_renorm", first_token_attention_renorm},
-          {"sink_rate", sink_rate},
-          {"null_mass", null_mass},
-          {"depth_sink_mass", depth_sink_mass},
-          {"depth_entropy", depth_entropy},
-          {"max_depth_weight", max_depth_weight}};
-}
-
 StatsSummary SchemeStats::summary() const {
   StatsSummary s;
   std::vector<double> kurtoses;

@@ -65,6 +65,7 @@ struct DepthStats {
 };
 
 // The table's scalars (docs/statistics.md). NaN where the model has nothing to measure (e.g. null mass of softmax).
+// The scheme-level numbers; each is defined (name, label, direction, text) in summary_metrics.h.
 struct StatsSummary {
   double max_inf_norm = NAN;
   std::string max_inf_norm_site;
@@ -73,7 +74,6 @@ struct StatsSummary {
   double first_token_attention = NAN, first_token_attention_renorm = NAN, sink_rate = NAN, null_mass = NAN;
   double first_token_vs_uniform = NAN;  // first_token_attention / (H_T / T): 1 = uniform, a sink is far above
   double depth_sink_mass = NAN, depth_entropy = NAN, max_depth_weight = NAN;
-  std::vector<std::pair<std::string, double>> fields() const;  // name -> value, in table order
 };
 
 struct SchemeStats {

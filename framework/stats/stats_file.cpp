@@ -11,12 +11,14 @@
 
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
+#include "framework/stats/summary_metrics.h"
 
 namespace oasis {
 namespace fs = std::filesystem;
 
 const std::vector<MetricDefinition>& metric_definitions() {
-  static const std::vector<MetricDefinition> defs = {
+  static const std::vector<MetricDefinition> defs = [] {
+  std::vector<MetricDefinition> defs = {
       {"inf_norm_per_seq", "max |x| over all T*D elements of the site's tensor in one sequence", "[sequence]",
        "activation sites"},
       {"kurtosis_per_seq",
@@ -50,30 +52,11 @@ const std::vector<MetricDefinition>& metric_definitions() {
       {"max_weight_per_seq", "mean over tokens of max_i w_i", "[sequence]", "depth routing sites"},
       {"weights_per_token", "routing weights of the first sequences per token", "[sequence, source, token]",
        "depth routing sites"},
-      {"summary.max_inf_norm", "max over activation sites of the mean over sequences of inf_norm_per_seq", "scalar",
-       "scheme"},
-      {"summary.avg_kurtosis", "mean over activation sites of the mean over sequences of kurtosis_per_seq", "scalar",
-       "scheme"},
-      {"summary.max_kurtosis", "max over activation sites of the mean over sequences of kurtosis_per_seq", "scalar",
-       "scheme"},
-      {"summary.first_token_attention", "mean of first_token_per_seq over layers, sequences and heads", "scalar",
-       "scheme"},
-      {"summary.first_token_vs_uniform",
-       "summary.first_token_attention divided by H_T / T (uniform causal attention over the T queries)", "scalar",
-       "scheme"},
-      {"summary.first_token_attention_renorm", "mean of first_token_renorm_per_seq over layers, sequences and heads",
-       "scalar", "scheme"},
-      {"summary.sink_rate", "fraction of (layer, sequence, head) with first_token_per_seq > sink_eps (0.3: Gu et al.)",
-       "scalar", "scheme"},
-      {"summary.null_mass", "mean of null_mass_per_seq over layers, sequences and heads", "scalar", "scheme"},
-      {"summary.depth_sink_mass", "mean over routing sites with more than one source of the mean embedding weight "
-                                  "(weights_per_seq[:, 0])",
-       "scalar", "scheme"},
-      {"summary.depth_entropy", "mean over routing sites with more than one source of entropy_per_seq", "scalar",
-       "scheme"},
-      {"summary.max_depth_weight", "mean over routing sites with more than one source of max_weight_per_seq", "scalar",
-       "scheme"},
   };
+  for (const auto& m : summary_metrics())
+    defs.push_back({"summary." + m.name, m.definition, "scalar", "scheme", m.label, better_name(m.better)});
+  return defs;
+  }();
   return defs;
 }
 
@@ -140,7 +123,7 @@ void write_scheme(H5Writer& w, const SchemeStats& s) {
   }
   const StatsSummary summary = s.summary();
   w.group(root + "/summary");
-  for (const auto& [name, value] : summary.fields()) w.attribute(root + "/summary", name, value);
+  for (const auto& m : summary_metrics()) w.attribute(root + "/summary", m.name, summary.*m.value);
   w.attribute(root + "/summary", "max_inf_norm_site", summary.max_inf_norm_site);
   w.attribute(root + "/summary", "max_kurtosis_site", summary.max_kurtosis_site);
   w.attribute(root + "/summary", "sink_eps", s.sink_eps);
@@ -172,6 +155,7 @@ void write_stats_file(const fs::path& file, const StatsMeta& m, const std::vecto
       w.write_string(path, d.definition);
       w.attribute(path, "axes", d.axes);
       w.attribute(path, "applies_to", d.applies_to);
+      if (!d.label.empty()) w.attribute(path, "label", d.label), w.attribute(path, "better", d.better);
     }
     std::string names;
     for (const SchemeStats* s : schemes) {

@@ -44,6 +44,7 @@ std::unique_ptr<H5Reader> open_stats_file(const std::filesystem::path& file);
 // The statistics' definitions as written to /metric_defs: name, definition, axes, applies_to.
 struct MetricDefinition {
   std::string name, definition, axes, applies_to;
+  std::string label, better;  // summary statistics only (summary_metrics.h)
 };
 const std::vector<MetricDefinition>& metric_definitions();
 

@@ -13,6 +13,7 @@
 #include "framework/eval/backcopy_scores.h"
 #include "framework/model/language_model.h"
 #include "framework/stats/collect.h"
+#include "framework/stats/summary_metrics.h"
 #include "framework/train/metrics_log.h"
 #include "framework/train/optimizer.h"
 
@@ -146,14 +147,10 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
       if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
         const SchemeStats watched_stats = watch_statistics(model, data.validation, config, t);
         const StatsSummary w = watched_stats.summary();
-        record.update({{"first_token_attention", w.first_token_attention},
-                       {"first_token_vs_uniform", w.first_token_vs_uniform}, {"sink_rate", w.sink_rate},
-                       {"max_inf_norm", w.max_inf_norm}, {"avg_kurtosis", w.avg_kurtosis},
-                       {"depth_sink_mass", w.depth_sink_mass},
-                       {"first_token_vs_uniform_per_head", watched_stats.first_token_vs_uniform_per_head()}});
-        watched += fmt::format(" | first-token attn {:.4f} ({:.1f}x uniform) sink rate {:.3f} max|x| {:.2f} kurtosis {:.2f}",
-                              w.first_token_attention, w.first_token_vs_uniform, w.sink_rate, w.max_inf_norm,
-                              w.avg_kurtosis);
+        for (const auto& m : summary_metrics())
+          if (m.watched) record[m.name] = w.*m.value;
+        record["first_token_vs_uniform_per_head"] = watched_stats.first_token_vs_uniform_per_head();
+        watched += " | " + watched_summary_text(w);
       }
       metrics.append(record);
       log_line(fmt::format("{} {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", name, state.step, t.steps, state.last_val_loss,
