@@ -15,7 +15,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "framework/core/cpu_kernels.h"  // the -fopenmp guard: this file must see at::parallel_for as the kernels do
+#include "framework/kernels/cpu_kernels.h"  // the -fopenmp guard: this file must see at::parallel_for as the kernels do
 #include "framework/core/version.h"
 
 namespace oasis {

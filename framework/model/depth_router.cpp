@@ -1,6 +1,6 @@
 #include "framework/model/depth_router.h"
 
-#include "framework/model/depth_mix.h"
+#include "framework/kernels/depth_mix.h"
 
 namespace oasis {
 

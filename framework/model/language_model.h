@@ -32,7 +32,7 @@ struct ComputeSettings {
   // The matmuls' dtype, fp32 or bf16. Parameters stay fp32 either way (the master weights the optimizer
   // updates); norms, normalizers, routing and the residual stream stay fp32.
   c10::ScalarType dtype = c10::kFloat;
-  // Softmax and Softmax1 attention as one fused call while no taps are attached (model/fused_attention.h).
+  // Softmax and Softmax1 attention as one fused call while no taps are attached (kernels/fused_attention.h).
   bool fused_attention = false;
   // As run files record it (the config key's resolved value).
   const char* attention_kernel() const { return fused_attention ? "fused" : "written"; }

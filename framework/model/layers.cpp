@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "framework/model/fused_attention.h"
+#include "framework/kernels/fused_attention.h"
 
 namespace oasis {
 namespace F = torch::nn::functional;

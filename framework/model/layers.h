@@ -1,7 +1,7 @@
 // Building blocks of the pre-norm decoder: RMSNorm, rotary position embedding, causal self-attention
 // written out (scores -> normalizer -> weighted sum -> optional gate -> W_O, so maps stay observable; with
 // no taps attached, softmax (without LSE) and softmax1 (with LSE and null mass if wanted) may run fused
-// instead, model/fused_attention.h),
+// instead, kernels/fused_attention.h),
 // and the SwiGLU MLP.
 #pragma once
 #include <memory>
@@ -11,8 +11,8 @@
 
 #include "framework/model/gates.h"
 #include "framework/model/normalizers.h"
-#include "framework/model/rms_norm.h"
-#include "framework/model/rotary.h"
+#include "framework/kernels/rms_norm.h"
+#include "framework/kernels/rotary.h"
 #include "framework/model/taps.h"
 
 namespace oasis {

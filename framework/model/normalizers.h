@@ -7,7 +7,7 @@
 //   softmax1  p_j = e^{s_j} / (1 + sum e^{s}) = softmax(s)_j sigmoid(LSE); null = sigmoid(-LSE)   (this file)
 //   clipped, softpick, sink, sigmoid: one file each in framework/model/normalizers/
 // softmax and softmax1 run as one fused CPU kernel each way; with a causal mask the kernel skips the future
-// keys instead of reading a mask and exponentiating -inf (framework/model/normalizers.cpp).
+// keys instead of reading a mask and exponentiating -inf (framework/kernels/softmax.h).
 // A new normalizer is one file that defines its class and registers it (docs/extending.md).
 #pragma once
 #include <functional>
@@ -36,7 +36,7 @@ struct ScoreMask {
   at::Tensor apply(const at::Tensor& scores) const;  // -inf where hidden
 };
 
-// The normalizers that fused attention kernels can run without the weights (framework/model/fused_attention.h).
+// The normalizers that fused attention kernels can run without the weights (framework/kernels/fused_attention.h).
 enum class FusedForm { none, softmax, softmax1 };
 
 class ScoreNormalizer : public torch::nn::Module {

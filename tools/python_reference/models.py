@@ -2,14 +2,14 @@
 PyTorch, at the C++ defaults (model.* of framework/core/config.h: tied embeddings, SwiGLU hidden 8/3 d rounded
 up to 64, norm eps 1e-5, init std 0.02, RoPE theta 1e4, one AttnRes block per layer, OASIS variant a with ema
 0, no detach, sites both, mean over heads, gate bias -6). `attnres-softmax1` is AttnRes with Softmax1
-attention (p_j = e^{s_j} / (1 + sum e^s), framework/model/normalizers.cpp) and no null gate.
+attention (p_j = e^{s_j} / (1 + sum e^s), framework/kernels/softmax.h) and no null gate.
 
 Why the file exists: to time the C++ training and evaluation steps against Python PyTorch (eager and
 torch.compile) on the same model, and as an independent reference of what the presets compute. So the
 modules carry the C++ parameter names, shapes and count, the same initialisation rule and the same maths;
 only the random numbers differ (tools/python_reference/make_fixture.py sets deterministic weights instead and
 pins the outputs for the C++ tests). Attention is either one scaled_dot_product_attention call, as the C++
-`attention_kernel: auto` (= fused) runs it (framework/model/fused_attention.cpp), or written out (scores ->
+`attention_kernel: auto` (= fused) runs it (framework/kernels/fused_attention.cpp), or written out (scores ->
 normalizer -> weighted sum), as `attention_kernel: written` runs it.
 """
 import math
@@ -27,7 +27,7 @@ STAT_CHANNELS = 8  # the fused softmax1's real and null mass plus zeros: head si
 
 
 def inverse_rms(x, eps):
-    # Through the 2-norm, as framework/model/rms_norm.cpp's reference: no x^2 tensor.
+    # Through the 2-norm, as framework/kernels/rms_norm.cpp's reference: no x^2 tensor.
     return torch.rsqrt(torch.linalg.vector_norm(x, 2, dim=-1, keepdim=True).square() / x.shape[-1] + eps)
 
 
@@ -68,7 +68,7 @@ def softmax1_written(q, k, v):
 
 
 def softmax1_fused(q, k, v):
-    # framework/model/fused_attention.cpp: a null key of zeros (the zero logit) with a zero value goes before
+    # framework/kernels/fused_attention.cpp: a null key of zeros (the zero logit) with a zero value goes before
     # the keys, a dummy query before the queries so the padded block stays causal. Two more value channels
     # carry the real mass (1 on every key) and the null mass (1 on the null key): LSE = log(real) - log(null).
     B, H, T, D = q.shape

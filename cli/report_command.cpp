@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "experiments/cli_args.h"
-#include "experiments/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"

@@ -1,7 +1,7 @@
 // Residual routers (framework/model/routers.h): the registry's names and errors, and the parameters each
 // router registers, by the names checkpoints store them under (a renamed or reordered parameter would no
 // longer load older checkpoints). The AttnRes arithmetic itself is pinned by ModelZoo.FullAttnResMatchesAReferenceLoop
-// and the PyTorch fixture (tests/pytorch_reference_test.cpp).
+// and the PyTorch fixture (tests/model/pytorch_reference_test.cpp).
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>

@@ -9,8 +9,8 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include "experiments/cli_args.h"
-#include "experiments/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "framework/core/build_info.h"
 #include "framework/core/config.h"
 #include "framework/core/errors.h"

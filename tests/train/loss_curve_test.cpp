@@ -50,7 +50,7 @@ TEST(LossCurve, TwentyStepsOfEveryQuickstartPresetMatchTheRecordedCurve) {
 
   if (std::getenv("OASIS_RECORD_LOSS_CURVE")) {
     const nlohmann::json record = {
-        {"description", "training loss of steps 1..20 of each quickstart preset (tests/loss_curve_test.cpp)"},
+        {"description", "training loss of steps 1..20 of each quickstart preset (tests/train/loss_curve_test.cpp)"},
         {"command", fmt::format("oasis run configs/experiments/quickstart.yaml {}", kOverrides)},
         {"recorded_with", {{"code_version", code_version()}, {"libtorch", build_info().libtorch}, {"cpu", cpu_model()}}},
         {"losses", curves}};

@@ -1,12 +1,12 @@
-#include "framework/model/depth_mix.h"
+#include "framework/kernels/depth_mix.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include <torch/torch.h>
 
-#include "framework/core/cpu_kernels.h"
-#include "framework/model/rms_norm.h"
+#include "framework/kernels/cpu_kernels.h"
+#include "framework/kernels/rms_norm.h"
 
 namespace oasis {
 

@@ -1,4 +1,4 @@
-// The fused attention path (model/fused_attention.h) against the written-out attention it replaces:
+// The fused attention path (kernels/fused_attention.h) against the written-out attention it replaces:
 // outputs (and for OASIS the LSE and null mass) and the gradients of q, k and v, for softmax and Softmax1
 // (the null-key form), under the causal flag, a decoding mask with padding and no mask; in double, float
 // and bf16; on the CPU and on a CUDA device (those tests skip, saying so, where there is none). Then whole
@@ -8,7 +8,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include "framework/model/fused_attention.h"
+#include "framework/kernels/fused_attention.h"
 #include "framework/model/normalizers.h"
 #include "framework/model/presets.h"
 #include "tests/test_util.h"

@@ -4,11 +4,11 @@
 
 #include <torch/torch.h>
 
-#include "framework/core/vector_exp.h"
-#include "framework/model/depth_mix.h"
+#include "framework/kernels/vector_exp.h"
+#include "framework/kernels/depth_mix.h"
 #include "framework/model/normalizers.h"
-#include "framework/model/rms_norm.h"
-#include "framework/model/rotary.h"
+#include "framework/kernels/rms_norm.h"
+#include "framework/kernels/rotary.h"
 
 namespace oasis {
 namespace {

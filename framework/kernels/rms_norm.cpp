@@ -1,8 +1,8 @@
-#include "framework/model/rms_norm.h"
+#include "framework/kernels/rms_norm.h"
 
 #include <cmath>
 
-#include "framework/core/cpu_kernels.h"
+#include "framework/kernels/cpu_kernels.h"
 
 namespace oasis {
 

@@ -16,7 +16,7 @@
 // query's largest score passes ~87 the null mass underflows in fp32 and bf16 alike and the LSE is clamped
 // there (the written-out path has no such limit; statistics always use it).
 //
-// Tests (tests/fused_attention_test.cpp) compare both forms with the written-out attention.
+// Tests (tests/kernels/fused_attention_test.cpp) compare both forms with the written-out attention.
 #pragma once
 #include <ATen/ATen.h>
 

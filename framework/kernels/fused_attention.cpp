@@ -1,4 +1,4 @@
-#include "framework/model/fused_attention.h"
+#include "framework/kernels/fused_attention.h"
 
 #include <cmath>
 #include <limits>

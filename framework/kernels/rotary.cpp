@@ -1,6 +1,6 @@
-#include "framework/model/rotary.h"
+#include "framework/kernels/rotary.h"
 
-#include "framework/core/cpu_kernels.h"
+#include "framework/kernels/cpu_kernels.h"
 
 namespace oasis {
 

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "experiments/cli_args.h"
-#include "experiments/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/text.h"
