@@ -1,10 +1,37 @@
 #include "framework/quant/fake_quant.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/text.h"
 
 namespace oasis {
+
+namespace {
+template <class Enum>
+Enum named(const std::vector<std::string>& names, const std::string& name, const char* what) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return Enum(i);
+  throw ConfigError(fmt::format("unknown {} '{}'; valid: {}", what, name, join(names, ", ")));
+}
+}  // namespace
+
+// In the enums' order.
+const std::vector<std::string>& granularity_names() {
+  static const std::vector<std::string> names = {"tensor", "channel", "token"};
+  return names;
+}
+const std::vector<std::string>& range_estimator_names() {
+  static const std::vector<std::string> names = {"dynamic", "minmax", "running_minmax", "mse"};
+  return names;
+}
+Granularity granularity_named(const std::string& name) {
+  return named<Granularity>(granularity_names(), name, "granularity");
+}
+RangeEstimator range_estimator_named(const std::string& name) {
+  return named<RangeEstimator>(range_estimator_names(), name, "range estimator");
+}
 
 int64_t QuantSpec::qmin() const { return symmetric ? -(int64_t(1) << (bits - 1)) : 0; }
 int64_t QuantSpec::qmax() const { return symmetric ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1; }
@@ -35,9 +62,9 @@ at::Tensor fake_quantize(const at::Tensor& x, const QuantParams& p, const QuantS
 
 std::pair<at::Tensor, at::Tensor> range_of(const at::Tensor& x, const QuantSpec& spec, int64_t channel_dim) {
   auto v = x.detach();
-  if (spec.granularity == "tensor") return {v.min(), v.max()};
+  if (spec.granularity == Granularity::tensor) return {v.min(), v.max()};
   std::vector<int64_t> dims;
-  if (spec.granularity == "token") {
+  if (spec.granularity == Granularity::token) {
     dims = {v.dim() - 1};
   } else {  // channel: every axis but the channel axis
     const int64_t keep = channel_dim < 0 ? v.dim() + channel_dim : channel_dim;
@@ -58,7 +85,7 @@ QuantParams mse_search(const at::Tensor& x, const QuantSpec& spec, int64_t chann
     auto squared = (fake_quantize(x.detach(), p, trial) - x.detach()).pow(2);
     // The error per range group: summed over the axes the range was reduced over.
     at::Tensor error;
-    if (spec.granularity == "tensor") {
+    if (spec.granularity == Granularity::tensor) {
       error = squared.sum();
     } else {
       std::vector<int64_t> dims;
@@ -86,22 +113,22 @@ void FakeQuantizer::observe(const at::Tensor& x) {
   auto [min, max] = range_of(x, spec_, channel_dim_);
   if (!min_.defined()) {
     min_ = min, max_ = max;
-  } else if (spec_.range == "running_minmax") {
+  } else if (spec_.range == RangeEstimator::running_minmax) {
     min_ = spec_.momentum * min_ + (1.0 - spec_.momentum) * min;
     max_ = spec_.momentum * max_ + (1.0 - spec_.momentum) * max;
   } else {
     min_ = torch::minimum(min_, min);
     max_ = torch::maximum(max_, max);
   }
-  if (spec_.range == "mse") samples_.push_back(x.detach().reshape({-1, x.size(-1)}));
+  if (spec_.range == RangeEstimator::mse) samples_.push_back(x.detach().reshape({-1, x.size(-1)}));
 }
 
 void FakeQuantizer::freeze() {
   if (spec_.dynamic()) return;
   if (!min_.defined()) throw RuntimeError("quantizer: a static range was never calibrated (no calibration data reached it)");
-  if (spec_.range == "mse") {
+  if (spec_.range == RangeEstimator::mse) {
     params_ = mse_search(samples_.size() == 1 ? samples_[0] : torch::cat(samples_, 0), spec_, channel_dim_);
-    if (spec_.granularity == "channel" && params_.scale.dim() > 0) {  // back to the observed tensors' rank
+    if (spec_.granularity == Granularity::channel && params_.scale.dim() > 0) {  // back to the observed tensors' rank
       params_.scale = params_.scale.view(min_.sizes());
       params_.zero_point = params_.zero_point.view(min_.sizes());
     }

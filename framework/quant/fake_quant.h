@@ -14,15 +14,26 @@
 
 namespace oasis {
 
+// One range per tensor, per channel or per token.
+enum class Granularity { tensor, channel, token };
+// Where the range comes from: the tensor itself at run time, or calibration (min-max, running min-max, MSE).
+enum class RangeEstimator { dynamic, minmax, running_minmax, mse };
+
+// The names config files use, and their resolution (a ConfigError listing the names for any other).
+const std::vector<std::string>& granularity_names();       // tensor, channel, token
+const std::vector<std::string>& range_estimator_names();   // dynamic, minmax, running_minmax, mse
+Granularity granularity_named(const std::string& name);
+RangeEstimator range_estimator_named(const std::string& name);
+
 struct QuantSpec {
   int64_t bits = 8;
   bool symmetric = true;
-  std::string granularity = "tensor";  // tensor | channel | token
-  std::string range = "minmax";        // dynamic | minmax | running_minmax | mse
-  double momentum = 0.9;               // running_minmax: range = momentum * range + (1 - momentum) * batch range
-  double clip_ratio = 1.0;             // the range is scaled by this before the scale is computed
+  Granularity granularity = Granularity::tensor;
+  RangeEstimator range = RangeEstimator::minmax;
+  double momentum = 0.9;    // running_minmax: range = momentum * range + (1 - momentum) * batch range
+  double clip_ratio = 1.0;  // the range is scaled by this before the scale is computed
 
-  bool dynamic() const { return range == "dynamic"; }
+  bool dynamic() const { return range == RangeEstimator::dynamic; }
   int64_t qmin() const;
   int64_t qmax() const;
 };

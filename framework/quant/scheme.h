@@ -13,18 +13,26 @@
 
 namespace oasis {
 
+// A quantizer's settings as a scheme file writes them; spec() resolves the names once, for the quantizers.
 struct QuantSpecConfig {
-  QuantSpec spec;
+  int64_t bits = 8;
+  bool symmetric = true;
+  std::string granularity = "tensor";
+  std::string range = "minmax";
+  double momentum = 0.9;
+  double clip_ratio = 1.0;
   template <class V>
   void visit(V& v) {
-    v.field("bits", spec.bits, "bits per value", between<int64_t>(2, 16));
-    v.field("symmetric", spec.symmetric, "symmetric (zero point 0) or asymmetric (min-max with a zero point)");
-    v.field("granularity", spec.granularity, "one range per tensor, output channel or token",
-            one_of({"tensor", "channel", "token"}));
-    v.field("range", spec.range, "dynamic (from the tensor itself) or a calibrated static estimator",
-            one_of({"dynamic", "minmax", "running_minmax", "mse"}));
-    v.field("momentum", spec.momentum, "running_minmax: weight of the previous range", between(0.0, 1.0));
-    v.field("clip_ratio", spec.clip_ratio, "the range is scaled by this", between(0.01, 1.0));
+    v.field("bits", bits, "bits per value", between<int64_t>(2, 16));
+    v.field("symmetric", symmetric, "symmetric (zero point 0) or asymmetric (min-max with a zero point)");
+    v.field("granularity", granularity, "one range per tensor, output channel or token", one_of(granularity_names()));
+    v.field("range", range, "dynamic (from the tensor itself) or a calibrated static estimator",
+            one_of(range_estimator_names()));
+    v.field("momentum", momentum, "running_minmax: weight of the previous range", between(0.0, 1.0));
+    v.field("clip_ratio", clip_ratio, "the range is scaled by this", between(0.01, 1.0));
+  }
+  QuantSpec spec() const {
+    return {bits, symmetric, granularity_named(granularity), range_estimator_named(range), momentum, clip_ratio};
   }
 };
 
@@ -65,7 +73,7 @@ struct QuantScheme {
   }
 
   bool is_float() const { return !quantize_weights && !quantize_activations; }
-  bool needs_calibration() const { return quantize_activations && !activations.spec.dynamic(); }
+  bool needs_calibration() const { return quantize_activations && !activations.spec().dynamic(); }
   // Glob patterns over tap names for the activation quantizers.
   std::vector<std::string> site_patterns() const;
   static std::vector<std::string> site_group_names();

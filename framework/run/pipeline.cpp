@@ -143,7 +143,7 @@ void apply_scheme(Session& s, const QuantScheme& scheme, std::optional<QuantTran
     quantized->calibrate(seeded_windows(s, cal.split, seq_len, cal.batches * cal.batch_size, uint64_t(cal.seed)),
                          cal.batch_size);
     record["calibration"] = {{"split", cal.split}, {"batches", cal.batches}, {"batch_size", cal.batch_size},
-                             {"seq_len", seq_len}, {"seed", cal.seed}, {"estimator", scheme.activations.spec.range}};
+                             {"seq_len", seq_len}, {"seed", cal.seed}, {"estimator", scheme.activations.range}};
   }
   record["quantized_weights"] = quantized->quantized_weights();
 }

@@ -26,8 +26,8 @@ QuantSpec spec(int64_t bits, bool symmetric, const std::string& granularity = "t
   QuantSpec s;
   s.bits = bits;
   s.symmetric = symmetric;
-  s.granularity = granularity;
-  s.range = range;
+  s.granularity = granularity_named(granularity);
+  s.range = range_estimator_named(range);
   return s;
 }
 
