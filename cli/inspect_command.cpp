@@ -59,7 +59,9 @@ void print_scheme(const H5Reader& f, const std::string& scheme) {
   const auto names = f.attribute_names(root + "/summary");
   for (const auto& m : summary_metrics()) {
     if (std::find(names.begin(), names.end(), m.name) == names.end()) continue;
-    summary.push_back({m.name, attribute_text(f, root + "/summary", m.name), m.label, better_name(m.better)});
+    const auto value = f.number_attribute(root + "/summary", m.name);
+    summary.push_back({m.name, value && std::isfinite(*value) ? fmt::format("{:.{}f}", *value, m.decimals) : "n/a",
+                       m.label, better_name(m.better)});
     shown.insert(m.name);
   }
   for (const auto& name : names)

@@ -1,4 +1,4 @@
-// The `oasis` command line: subcommands train, eval, models, bench and inspect. Exit codes: 0 ok, 1 runtime failure,
+// The `oasis` command line: subcommands run, report, train, eval, models, bench and inspect. Exit codes: 0 ok, 1 runtime failure,
 // 2 usage or config error. Each subcommand has --help.
 #include <cstdio>
 #include <iostream>

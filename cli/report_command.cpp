@@ -1,4 +1,4 @@
-// `oasis report RUNS_DIR [--format md|csv|latex] [--out FILE]`: the paper's tables from finished runs
+// `oasis report RUNS_DIR [report.key=value...] [--format md|csv|latex] [--out FILE]`: the paper's tables from finished runs
 // (framework/report/report.h says what each table holds).
 #include <cstdio>
 #include <sstream>
@@ -22,15 +22,20 @@ int cmd_report(const std::vector<std::string>& args) {
   const ParsedArgs parsed = parse_command(args, "report", options);
   if (parsed.help) {
     print_help(
-        "usage: oasis report RUNS_DIR [--format md|csv|latex] [--out FILE]\n\n"
+        "usage: oasis report RUNS_DIR [report.key=value...] [--format md|csv|latex] [--out FILE]\n\n"
         "Tables from every run under RUNS_DIR (mean ± sample std over seeds, with n): (a) outliers and sinks per\n"
-        "dataset x preset, (b) test perplexity per scheme, (c) GSM8K Pass@1 per scheme; OASIS's relative change\n"
-        "against each baseline; the runs behind every cell. Planned cells that are missing show as missing.\n\n",
+        "dataset x preset, (b) test perplexity per scheme, (c) GSM8K Pass@1 per scheme; the method's relative\n"
+        "change against each baseline; the runs behind every cell. Planned cells that are missing show as missing.\n"
+        "What it shows comes from the experiment's report: section (method, baselines, statistics,\n"
+        "statistics_scheme; docs/sweeps.md), which report.key=value overrides.\n\n",
         options);
     return 0;
   }
-  if (parsed.positional.size() != 1) throw ConfigError("oasis report: expected one RUNS_DIR (see `oasis report --help`)");
-  const std::string text = render_report(build_report(collect_runs(parsed.positional[0])), format);
+  if (parsed.positional.empty()) throw ConfigError("oasis report: expected a RUNS_DIR (see `oasis report --help`)");
+  const std::string runs_dir = parsed.positional[0];
+  const std::vector<std::string> overrides(parsed.positional.begin() + 1, parsed.positional.end());
+  const auto runs = collect_runs(runs_dir);
+  const std::string text = render_report(build_report(runs, report_settings(runs_dir, runs, overrides)), format);
   if (out.empty()) {
     std::fputs(text.c_str(), stdout);
   } else {

@@ -20,7 +20,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
-#include "framework/model/normalizers.h"
+#include "framework/kernels/score_mask.h"
 
 namespace oasis {
 

@@ -5,7 +5,7 @@
 // plus dL/dLSE times dLSE/ds. On CPU each direction is one fused kernel; with `causal` the scores are unmasked
 // and the kernel applies the causal mask of a [T, T] block itself, skipping the future keys instead of reading
 // a mask and exponentiating -inf. Elsewhere (and for scores already holding -inf where hidden) the ATen
-// composition, which is also the reference the tests hold the kernel to (tests/kernels_test.cpp).
+// composition, which is also the reference the tests hold the kernel to (tests/kernels/kernels_test.cpp).
 #pragma once
 #include <torch/torch.h>
 

@@ -5,15 +5,6 @@
 
 namespace oasis {
 
-at::Tensor ScoreMask::apply(const at::Tensor& scores) const {
-  if (causal) {
-    const int64_t T = scores.size(-2), S = scores.size(-1);
-    auto future = torch::ones({T, S}, scores.options().dtype(torch::kBool)).triu(S - T + 1);
-    return scores.masked_fill(future, -INFINITY);
-  }
-  return blocked.defined() ? scores.masked_fill(blocked, -INFINITY) : scores;
-}
-
 namespace {
 
 // The fused operation on CPU, with the causal mask left to the kernel; elsewhere on masked scores.

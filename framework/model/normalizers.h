@@ -18,6 +18,7 @@
 
 #include "framework/core/component_options.h"
 #include "framework/core/registry.h"
+#include "framework/kernels/score_mask.h"
 
 namespace oasis {
 
@@ -26,18 +27,6 @@ struct Normalized {
   at::Tensor lse;        // [B, H, T] log-sum-exp over the real scores (undefined unless wanted or intrinsic)
   at::Tensor null_mass;  // [B, H, T], undefined for plain softmax and clipped
 };
-
-// Which keys each query may not see: `causal` is the plain causal mask of a [T, T] block (query i sees keys
-// 0..i; training and full-sequence evaluation), kernels may apply it without a mask tensor. Otherwise
-// `blocked` (bool, broadcastable to the scores; true = hidden) holds it, or nothing is hidden.
-struct ScoreMask {
-  bool causal = false;
-  at::Tensor blocked;
-  at::Tensor apply(const at::Tensor& scores) const;  // -inf where hidden
-};
-
-// The normalizers that fused attention kernels can run without the weights (framework/kernels/fused_attention.h).
-enum class FusedForm { none, softmax, softmax1 };
 
 class ScoreNormalizer : public torch::nn::Module {
  public:

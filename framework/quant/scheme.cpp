@@ -63,14 +63,16 @@ QuantScheme load_quant_scheme(const std::string& name) {
   scheme.visit(reader);
   reader.finish();
   scheme.name = name;
+  scheme.weights.resolve();
+  scheme.activations.resolve();
   auto invalid = [&](const std::string& key, const std::string& what) {
     throw ConfigError(fmt::format("{}: {}: {}", tree.origin_of(key), key, what));
   };
-  if (scheme.quantize_weights && scheme.weights.granularity == "token")
+  if (scheme.quantize_weights && scheme.weights.spec.granularity == Granularity::token)
     invalid("weights.granularity", "expected tensor or channel (weights have no tokens), got token");
-  if (scheme.quantize_weights && scheme.weights.range == "running_minmax")
+  if (scheme.quantize_weights && scheme.weights.spec.range == RangeEstimator::running_minmax)
     invalid("weights.range", "expected minmax, mse or dynamic (a weight is one tensor, there is nothing to run over)");
-  if (scheme.quantize_activations && scheme.activations.granularity == "token" && scheme.activations.range != "dynamic")
+  if (scheme.quantize_activations && scheme.activations.spec.granularity == Granularity::token && !scheme.activations.spec.dynamic())
     invalid("activations.range", "per-token ranges exist only at run time: expected dynamic with granularity token");
   if (scheme.quantize_activations && scheme.sites.empty())
     invalid("sites", "expected at least one site group when quantize_activations is true");

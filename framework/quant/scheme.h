@@ -13,7 +13,8 @@
 
 namespace oasis {
 
-// A quantizer's settings as a scheme file writes them; spec() resolves the names once, for the quantizers.
+// A quantizer's settings as a scheme file writes them, and `spec`, what the quantizers use: the same settings
+// with the names resolved to enums, once, by load_quant_scheme.
 struct QuantSpecConfig {
   int64_t bits = 8;
   bool symmetric = true;
@@ -31,9 +32,8 @@ struct QuantSpecConfig {
     v.field("momentum", momentum, "running_minmax: weight of the previous range", between(0.0, 1.0));
     v.field("clip_ratio", clip_ratio, "the range is scaled by this", between(0.01, 1.0));
   }
-  QuantSpec spec() const {
-    return {bits, symmetric, granularity_named(granularity), range_estimator_named(range), momentum, clip_ratio};
-  }
+  QuantSpec spec;
+  void resolve() { spec = {bits, symmetric, granularity_named(granularity), range_estimator_named(range), momentum, clip_ratio}; }
 };
 
 struct CalibrationConfig {
@@ -73,7 +73,7 @@ struct QuantScheme {
   }
 
   bool is_float() const { return !quantize_weights && !quantize_activations; }
-  bool needs_calibration() const { return quantize_activations && !activations.spec().dynamic(); }
+  bool needs_calibration() const { return quantize_activations && !activations.spec.dynamic(); }
   // Glob patterns over tap names for the activation quantizers.
   std::vector<std::string> site_patterns() const;
   static std::vector<std::string> site_group_names();

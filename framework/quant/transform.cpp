@@ -17,7 +17,7 @@ QuantTransform::QuantTransform(LanguageModel& model, QuantScheme scheme)
       if (!linear || (item.key() == "lm_head" && !scheme_.lm_head)) continue;
       at::Tensor& w = linear->weight;
       saved_.emplace_back(w, w.detach().clone());
-      FakeQuantizer q(scheme_.weights.spec(), 0);  // channel = output row
+      FakeQuantizer q(scheme_.weights.spec, 0);  // channel = output row
       q.observe(w);
       q.freeze();
       w.copy_(q.forward(w.detach()));
@@ -52,7 +52,7 @@ at::Tensor QuantTransform::transform(const std::string& site, const at::Tensor& 
   if (it == quantizers_.end()) {
     if (scheme_.needs_calibration() && !calibrating_)
       throw RuntimeError("quantization scheme " + scheme_.name + ": site " + site + " was not seen in calibration");
-    it = quantizers_.emplace(site, FakeQuantizer(scheme_.activations.spec(), -1)).first;
+    it = quantizers_.emplace(site, FakeQuantizer(scheme_.activations.spec, -1)).first;
   }
   if (calibrating_) {
     it->second.observe(value);

@@ -13,6 +13,7 @@
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/run/run_dir.h"
+#include "framework/run/sweep.h"
 #include "framework/stats/summary_metrics.h"
 
 namespace oasis {
@@ -29,14 +30,13 @@ RunSample read_run(const fs::path& dir) {
   r.preset = r.dataset = "?";
   try {
     const Config config = load_run_config(dir, {});
-    r.experiment = config.experiment;
     r.preset = config.model.preset;
     r.dataset = config.data.dataset;
     r.seed = config.seed;
     r.report = config.report;
     r.done = fs::exists(dir / "DONE") && fs::exists(dir / "results.json");
     if (r.done) r.results = read_results(dir / "results.json");
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {  // ConfigError, RuntimeError, and a JSON type error of a hand-edited file
     r.unreadable = e.what();
   }
   if (!r.unreadable.empty()) {
@@ -45,35 +45,6 @@ RunSample read_run(const fs::path& dir) {
     log_line(fmt::format("warning: leaving out unreadable run '{}': {}", dir.string(), r.unreadable));
   }
   return r;
-}
-
-// The report.* rows of a config, for comparing two runs' report sections.
-std::vector<std::pair<std::string, std::string>> report_rows(const ReportConfig& report) {
-  Config c;
-  c.report = report;
-  std::vector<std::pair<std::string, std::string>> rows;
-  for (auto& row : config_rows(c))
-    if (row.first.rfind("report.", 0) == 0) rows.push_back(std::move(row));
-  return rows;
-}
-
-// The report section all readable runs share (the defaults when none has one).
-ReportConfig shared_report_config(const std::vector<RunSample>& runs) {
-  const RunSample* first = nullptr;
-  for (const auto& r : runs) {
-    if (!r.report) continue;
-    if (!first) {
-      first = &r;
-      continue;
-    }
-    const auto a = report_rows(*first->report), b = report_rows(*r.report);
-    for (size_t i = 0; i < a.size(); ++i)
-      if (a[i].second != b[i].second)
-        throw ConfigError(fmt::format("oasis report: runs disagree on {}: {} in '{}', {} in '{}'; report one "
-                                      "experiment's folder at a time",
-                                      a[i].first, a[i].second, first->dir.string(), b[i].second, r.dir.string()));
-  }
-  return first ? *first->report : ReportConfig{};
 }
 
 std::vector<std::string> ordered(const std::set<std::string>& names, const std::vector<std::string>& first) {
@@ -98,9 +69,7 @@ struct Metric {
 
 Metric statistic_metric(const std::string& name, const std::string& scheme) {
   const SummaryMetric& m = summary_metric(name);
-  double StatsSummary::*field = m.value;
-  return {m.label,
-          [scheme, field](const RunResults& r, const std::string& where) { return r.stats_of(scheme, where).*field; },
+  return {m.label, [scheme, &m](const RunResults& r, const std::string& where) { return r.statistic_of(scheme, m, where); },
           m.decimals, 1.0, m.better, true};
 }
 
@@ -126,7 +95,6 @@ using Groups = std::map<std::pair<std::string, std::string>, std::vector<const R
 struct Cell {
   Aggregate value;
   int64_t unfinished = 0;  // planned or started runs that have not finished
-  int64_t without = 0;     // finished runs without this number (e.g. depth routing of a standard model)
 };
 
 Cell cell_of(const Groups& groups, const std::string& dataset, const std::string& preset, const Metric& m) {
@@ -145,10 +113,7 @@ Cell cell_of(const Groups& groups, const std::string& dataset, const std::string
     } catch (const RuntimeError& e) {
       if (m.required) throw RuntimeError(fmt::format("oasis report: {} (asked for by the report section)", e.what()));
     }
-    if (std::isfinite(v))
-      values.push_back(v * m.scale);
-    else
-      ++c.without;
+    if (std::isfinite(v)) values.push_back(v * m.scale);  // NaN: not defined for this run (n/a)
   }
   c.value = aggregate(values);
   return c;
@@ -305,7 +270,6 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
         if (seen.count(fs::weakly_canonical(dir))) continue;
         RunSample r;
         r.dir = dir;
-        r.experiment = plan.at("experiment").get<std::string>();
         r.preset = cell.at("preset").get<std::string>();
         r.dataset = cell.at("dataset").get<std::string>();
         r.seed = cell.at("seed").get<int64_t>();
@@ -319,7 +283,60 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
   return runs;
 }
 
-Report build_report(const std::vector<RunSample>& runs) {
+namespace {
+
+// The report.* rows of a config, for comparing two report sections.
+std::vector<std::pair<std::string, std::string>> report_rows(const ReportConfig& report) {
+  Config c;
+  c.report = report;
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (auto& row : config_rows(c))
+    if (row.first.rfind("report.", 0) == 0) rows.push_back(std::move(row));
+  return rows;
+}
+
+// One section from several sources, or an error naming the first two that differ.
+ReportConfig agreed(const std::vector<std::pair<std::string, ReportConfig>>& sections) {
+  for (size_t k = 1; k < sections.size(); ++k) {
+    const auto a = report_rows(sections[0].second), b = report_rows(sections[k].second);
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].second != b[i].second)
+        throw ConfigError(fmt::format("oasis report: {} is {} in '{}' but {} in '{}'; report one experiment's folder "
+                                      "at a time, or set it on the command line",
+                                      a[i].first, a[i].second, sections[0].first, b[i].second, sections[k].first));
+  }
+  return sections.front().second;
+}
+
+}  // namespace
+
+ReportConfig report_settings(const fs::path& runs_dir, const std::vector<RunSample>& runs,
+                             const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides)
+    if (o.rfind("report.", 0) != 0)
+      throw ConfigError(fmt::format("oasis report: `{}`: only report.* settings can be given here", o));
+  // The experiment files that planned the runs, as they are now (plan.json names each).
+  std::vector<std::pair<std::string, ReportConfig>> sections;
+  for (auto it = fs::recursive_directory_iterator(runs_dir); it != fs::recursive_directory_iterator(); ++it) {
+    if (it.depth() > 2 || it->path().filename() != "plan.json") continue;
+    try {
+      const fs::path file = read_json_file(it->path()).at("file").get<std::string>();
+      if (fs::is_regular_file(file)) sections.emplace_back(file.string(), load_experiment(file, overrides).cells.front().config.report);
+    } catch (const nlohmann::json::exception&) {  // an older or damaged plan: its runs' own sections stand in
+    } catch (const RuntimeError&) {
+    }
+  }
+  if (!sections.empty()) return agreed(sections);
+  // Without them, the sections saved with the runs (oasis train runs, or experiment files since moved).
+  for (const auto& r : runs)
+    if (r.report) sections.emplace_back(r.dir.string(), load_run_config(r.dir, overrides).report);
+  if (!sections.empty()) return agreed(sections);
+  ConfigTree tree = config_tree_from_string("{}", "(command line)");
+  apply_overrides(tree, overrides);
+  return config_from_tree(tree).report;
+}
+
+Report build_report(const std::vector<RunSample>& runs, const ReportConfig& rc) {
   Groups groups;
   std::set<std::string> preset_names, dataset_names, ppl_schemes, gsm8k_schemes;
   std::vector<const RunSample*> unplaced;  // unreadable before their preset or dataset was known
@@ -335,7 +352,6 @@ Report build_report(const std::vector<RunSample>& runs) {
     for (const auto& [scheme, splits] : r.results.perplexity) ppl_schemes.insert(scheme);
     for (const auto& [scheme, v] : r.results.gsm8k_pass_at_1) gsm8k_schemes.insert(scheme);
   }
-  const ReportConfig rc = shared_report_config(runs);
   std::vector<std::string> preset_order = rc.baselines;
   preset_order.push_back(rc.method);
   const auto presets = ordered(preset_names, preset_order);

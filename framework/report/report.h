@@ -8,8 +8,8 @@
 //   (c) GSM8K Pass@1 per preset x scheme
 // Headline rows give the method's (`report.method`, OASIS) relative change against each baseline preset
 // (`report.baselines`) and averaged over baselines, and a closing list averages over baselines and datasets,
-// the way the paper's abstract states them. The `report:` section comes from the runs' configs (the
-// experiment YAML); runs that disagree on it are an error. A sources table maps every cell to its run
+// the way the paper's abstract states them. The `report:` section comes from the experiment YAML
+// (report_settings). A sources table maps every cell to its run
 // directories, code versions and config hashes. A statistic the report was asked for that a finished run's
 // results.json lacks is an error naming the file and key; one the run defines as not applicable is n/a.
 #pragma once
@@ -26,7 +26,7 @@ namespace oasis {
 
 struct RunSample {
   std::filesystem::path dir;
-  std::string experiment, preset, dataset;
+  std::string preset, dataset;
   int64_t seed = 0;
   bool done = false;
   RunResults results;      // empty when the run has not finished
@@ -49,7 +49,13 @@ struct Report {
   std::vector<std::string> headlines;  // "OASIS vs baselines, averaged over datasets: ..."
 };
 
-Report build_report(const std::vector<RunSample>& runs);
+// The report section: the one of the experiment files that planned the runs (plan.json names them), as they
+// are now; without any, the one saved with the runs; without runs, the defaults; then `overrides`
+// (report.key=value). Sources that disagree are an error naming both.
+ReportConfig report_settings(const std::filesystem::path& runs_dir, const std::vector<RunSample>& runs,
+                             const std::vector<std::string>& overrides);
+
+Report build_report(const std::vector<RunSample>& runs, const ReportConfig& settings);
 
 // md | csv | latex
 std::string render_report(const Report& report, const std::string& format);

@@ -6,7 +6,6 @@
 
 #include "framework/core/errors.h"
 #include "framework/core/json_file.h"
-#include "framework/stats/summary_metrics.h"
 
 namespace oasis {
 namespace {
@@ -25,10 +24,12 @@ double number(const nlohmann::json& j, const std::string& where) {
   return j.get<double>();
 }
 
-std::string text(const nlohmann::json& j, const std::string& key, const std::string& where) {
-  const auto& v = member(j, key, where);
-  if (!v.is_string()) throw RuntimeError(fmt::format("{}.{}: expected a string, got {}", where, key, v.dump()));
-  return v.get<std::string>();
+// A provenance string; "?" when the file predates it.
+std::string provenance(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end()) return "?";
+  if (!it->is_string()) throw RuntimeError(fmt::format("{}.{}: expected a string, got {}", where, key, it->dump()));
+  return it->get<std::string>();
 }
 
 template <class Map>
@@ -44,8 +45,13 @@ double RunResults::perplexity_of(const std::string& scheme, const std::string& s
   return entry(entry(perplexity, scheme, where + ": perplexity"), split, where + ": perplexity." + scheme);
 }
 
-const StatsSummary& RunResults::stats_of(const std::string& scheme, const std::string& where) const {
-  return entry(stats, scheme, where + ": stats");
+double RunResults::statistic_of(const std::string& scheme, const SummaryMetric& metric, const std::string& where) const {
+  const StoredSummary& stored = entry(stats, scheme, where + ": stats");
+  if (stored.absent.count(metric.name))
+    throw RuntimeError(fmt::format("{}: stats.{}: no key '{}' (written before the statistic existed; `oasis eval RUN` "
+                                   "recomputes it)",
+                                   where, scheme, metric.name));
+  return stored.summary.*metric.value;
 }
 
 double RunResults::pass_at_1_of(const std::string& scheme, const std::string& where) const {
@@ -67,8 +73,8 @@ RunResults parse_results(const nlohmann::json& j, const std::string& where) {
       throw RuntimeError(fmt::format("{}: schema_version {} is newer than this build reads ({}); update the code",
                                      where, r.schema_version, kResultsSchemaVersion));
   }
-  r.code_version = text(j, "code_version", where);
-  r.config_hash = text(j, "config_hash", where);
+  r.code_version = provenance(j, "code_version", where);
+  r.config_hash = provenance(j, "config_hash", where);
   for (const auto& [scheme, splits] : member(j, "perplexity", where).items())
     for (const auto& [split, v] : splits.items()) {
       const std::string at = fmt::format("{}: perplexity.{}.{}", where, scheme, split);

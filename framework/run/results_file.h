@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/stats/activation_stats.h"
+#include "framework/stats/summary_metrics.h"
 
 namespace oasis {
 
@@ -20,15 +20,15 @@ inline constexpr int kResultsSchemaVersion = 1;
 
 struct RunResults {
   int schema_version = 0;  // 0: written before the field existed
-  std::string code_version, config_hash;
+  std::string code_version = "?", config_hash = "?";  // "?" in files written before they were recorded
   std::map<std::string, std::map<std::string, double>> perplexity;  // scheme -> split -> perplexity
-  std::map<std::string, StatsSummary> stats;                        // scheme -> summary statistics
+  std::map<std::string, StoredSummary> stats;                       // scheme -> summary statistics
   std::map<std::string, double> gsm8k_pass_at_1;                    // scheme -> Pass@1 (the configured filter)
   std::map<std::string, std::map<std::string, double>> task;        // scheme -> the dataset's task metrics
 
   // The number a report cell asks for; throws RuntimeError naming `where` and the missing key.
   double perplexity_of(const std::string& scheme, const std::string& split, const std::string& where) const;
-  const StatsSummary& stats_of(const std::string& scheme, const std::string& where) const;
+  double statistic_of(const std::string& scheme, const SummaryMetric& metric, const std::string& where) const;
   double pass_at_1_of(const std::string& scheme, const std::string& where) const;
   double task_metric_of(const std::string& scheme, const std::string& metric, const std::string& where) const;
 };

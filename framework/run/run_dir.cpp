@@ -14,6 +14,8 @@
 namespace oasis {
 namespace fs = std::filesystem;
 
+bool run_name_key(const std::string& key) { return key == "experiment" || key == "run"; }
+
 bool result_neutral(const std::string& key) {
   return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir" ||
          key.rfind("report.", 0) == 0;
@@ -27,7 +29,7 @@ bool training_neutral(const std::string& key) {
 std::string config_hash(const Config& config) {
   std::string identity;
   for (const auto& [key, value] : config_rows(config))
-    if (key != "experiment" && key != "run" && !result_neutral(key)) identity += key + "=" + value + "\n";
+    if (!run_name_key(key) && !result_neutral(key)) identity += key + "=" + value + "\n";
   return hex16(fnv1a64(identity)).substr(0, 12);
 }
 
@@ -46,8 +48,8 @@ Config load_run_config(const fs::path& run_dir, const std::vector<std::string>& 
     if (!evaluation_setting(key))
       throw ConfigError(fmt::format(
           "command line `{}`: '{}' is fixed by the trained run in '{}'; a re-evaluation may change only eval.*, "
-          "stats.*, quant.*, gsm8k.*, device, precision, attention_kernel, threads and paths (train a new run to "
-          "change the rest)",
+          "stats.*, quant.*, gsm8k.*, report.*, device, precision, attention_kernel, threads and paths (train a new run "
+          "to change the rest)",
           text, key, run_dir.string()));
   }
   const fs::path file = run_dir / "config.yaml";

@@ -10,6 +10,9 @@
 
 namespace oasis {
 
+// The keys that only name a run (experiment, run): they place it, they are not what it computes.
+bool run_name_key(const std::string& key);
+
 // Keys that change no number a run reports: where and how fast it executes (threads, runs_dir,
 // data.data_dir, data.cache_dir: where the same data is found) and how the report presents it (report.*).
 bool result_neutral(const std::string& key);
@@ -23,7 +26,7 @@ bool training_neutral(const std::string& key);
 std::string config_hash(const Config& config);
 
 // Writes config.yaml into the (locked) run directory, or checks that the saved one matches `config`
-// (keys that do not change results -- threads, runs_dir, eval.* -- may differ).
+// (training-neutral keys -- threads, paths, eval.*, stats.*, quant.*, gsm8k.*, report.* -- may differ).
 std::filesystem::path prepare_run_dir(const Config& config);
 
 // Reads a run directory's config.yaml plus `overrides` into a Config. Overrides may only change how the

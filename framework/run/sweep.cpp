@@ -123,7 +123,7 @@ std::string cell_id(const Config& config) {
   std::map<std::string, std::string> default_of(defaults.begin(), defaults.end());
   std::string relevant;
   for (const auto& [key, value] : config_rows(config))
-    if (key != "run" && key != "experiment" && !training_neutral(key) && default_of[key] != value)
+    if (!run_name_key(key) && !training_neutral(key) && default_of[key] != value)
       relevant += key + "=" + value + "\n";
   return fmt::format("{}-{}-s{}-{}", config.model.preset, config.data.dataset, config.seed,
                      hex16(fnv1a64(relevant)).substr(0, 6));

@@ -2,8 +2,8 @@
 //   /                 attrs schema_version, format = "oasis-stats", complete = 1 (written last)
 //   /meta             attrs code_version, config_hash, preset, dataset, tokenizer, device, precision, seed,
 //                     split, sequences, seq_len, bos, run_dir, created_utc; dataset config_yaml (string)
-//   /metric_defs/<statistic>      string dataset: the definition; attrs axes, applies_to
-//   /<scheme>/summary             attrs: the table's scalars (+ the sites of the maxima)
+//   /metric_defs/<statistic>      string dataset: the definition; attrs axes, applies_to (summary.*: + label, better)
+//   /<scheme>/summary             attrs: the summary statistics (stats/summary_metrics.h) + the sites of the maxima
 //   /<scheme>/sites/<LL>/<site>/  inf_norm_per_seq [N], kurtosis_per_seq [N], absmax_per_channel [D],
 //                                 moments [5] (count, sum x, x^2, x^3, x^4)
 //   /<scheme>/attention/<LL>/     first_token_per_seq [N, H], first_token_renorm_per_seq [N, H],
@@ -41,7 +41,8 @@ void write_stats_file(const std::filesystem::path& file, const StatsMeta& meta,
 // Opens stats.h5 for reading after checking `complete` and the schema version (RuntimeError otherwise).
 std::unique_ptr<H5Reader> open_stats_file(const std::filesystem::path& file);
 
-// The statistics' definitions as written to /metric_defs: name, definition, axes, applies_to.
+// The statistics' definitions as written to /metric_defs: name, definition, axes, applies_to (and for the
+// summary statistics their label and direction).
 struct MetricDefinition {
   std::string name, definition, axes, applies_to;
   std::string label, better;  // summary statistics only (summary_metrics.h)

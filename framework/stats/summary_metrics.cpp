@@ -70,26 +70,38 @@ nlohmann::json summary_to_json(const StatsSummary& summary) {
   return out;
 }
 
-StatsSummary summary_from_json(const nlohmann::json& json, const std::string& where) {
+StoredSummary summary_from_json(const nlohmann::json& json, const std::string& where) {
   if (!json.is_object()) throw RuntimeError(fmt::format("{}: expected an object of summary statistics", where));
-  StatsSummary s;
+  StoredSummary stored;
+  StatsSummary& s = stored.summary;
   for (const auto& m : summary_metrics()) {
     const auto it = json.find(m.name);
-    if (it == json.end()) throw RuntimeError(fmt::format("{}: no summary statistic '{}'", where, m.name));
+    if (it == json.end()) {
+      stored.absent.insert(m.name);
+      continue;
+    }
     if (!it->is_null() && !it->is_number())
       throw RuntimeError(fmt::format("{}.{}: expected a number or null, got {}", where, m.name, it->dump()));
     s.*m.value = it->is_number() ? it->get<double>() : NAN;
   }
-  s.max_inf_norm_site = json.value("max_inf_norm_site", "");
-  s.max_kurtosis_site = json.value("max_kurtosis_site", "");
-  return s;
+  auto site = [&](const char* key) {
+    const auto it = json.find(key);
+    if (it == json.end() || it->is_null()) return std::string();
+    if (!it->is_string()) throw RuntimeError(fmt::format("{}.{}: expected a string, got {}", where, key, it->dump()));
+    return it->get<std::string>();
+  };
+  s.max_inf_norm_site = site("max_inf_norm_site");
+  s.max_kurtosis_site = site("max_kurtosis_site");
+  return stored;
 }
 
 std::string watched_summary_text(const StatsSummary& summary) {
   std::string text;
   for (const auto& m : summary_metrics()) {
     if (!m.watched) continue;
-    text += fmt::format("{}{} {:.{}f}", text.empty() ? "" : " | ", m.label, summary.*m.value, m.decimals);
+    const double v = summary.*m.value;
+    text += fmt::format("{}{} ", text.empty() ? "" : " | ", m.label);
+    text += std::isfinite(v) ? fmt::format("{:.{}f}", v, m.decimals) : "n/a";
   }
   return text;
 }

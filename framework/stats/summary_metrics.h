@@ -6,6 +6,7 @@
 // A new statistic: its field in StatsSummary (activation_stats.h), its computation in SchemeStats::summary(),
 // and one entry here (docs/extending.md).
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,17 @@ std::vector<std::string> summary_metric_names();
 const char* better_name(Better better);  // "lower", "higher", "neither"
 
 // results.json `stats.<scheme>`: every metric by name (null when not defined for the model) plus the sites
-// of the two maxima; and its reader, which names the file and the missing key.
+// of the two maxima.
 nlohmann::json summary_to_json(const StatsSummary& summary);
-StatsSummary summary_from_json(const nlohmann::json& json, const std::string& where);
+
+// Its reader. A file written before a statistic existed lacks its key: that statistic is NaN and its name
+// is in `absent` (a reader that needs it says so); a value that is neither a number nor null is an error
+// naming `where` and the key.
+struct StoredSummary {
+  StatsSummary summary;
+  std::set<std::string> absent;
+};
+StoredSummary summary_from_json(const nlohmann::json& json, const std::string& where);
 
 // "label value | label value ..." of the watched metrics (the training watch line, the evaluation log).
 std::string watched_summary_text(const StatsSummary& summary);

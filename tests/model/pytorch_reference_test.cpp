@@ -1,8 +1,9 @@
 // Our models against an independent implementation (llm.c style): tools/python_reference/make_fixture.py
-// builds standard, attnres, attnres-softmax1 and oasis in Python PyTorch with deterministic weights and
-// writes tests/fixtures/pytorch_reference.json (logits, loss, every parameter's gradient norm, five training
-// steps). Here the same weights go into our models, and the numbers must agree to 1e-5 in fp32; the five steps
-// run through our trainer itself (train_stage: AdamW, weight-decay groups, clipping, schedule).
+// builds standard, attnres, attnres-softmax1, oasis and two more OASIS variants in Python PyTorch with
+// deterministic weights and writes tests/fixtures/pytorch_reference.json (logits, loss, every parameter's
+// gradient norm, five training steps). Here the same weights go into our models, and the numbers must agree to
+// 1e-5 in fp32 (the smallest gradient norms relatively, see gradient_tolerance); the five steps run through our
+// trainer itself (train_stage: AdamW, weight-decay groups, clipping, schedule).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,17 +24,23 @@ namespace {
 
 constexpr double kReferenceTolerance = 1e-5;
 
+// Gradient norms span 1 to 1e-7 (the null gate's bias): 1e-5 absolute for the large ones, 5e-4 relative for the
+// small ones (the fixture's fp32 and fp64 runs differ by up to 9e-5 relative there: grad_norms_fp64_max_rel_diff).
+double gradient_tolerance(double reference) { return std::min(kReferenceTolerance, std::max(1e-10, 5e-4 * std::fabs(reference))); }
+
 const nlohmann::json& fixture() {
   static const nlohmann::json f = nlohmann::json::parse(read_file(repo_root() / "tests/fixtures/pytorch_reference.json"));
   return f;
 }
 
-// The fixture's settings as key=value overrides, plus quiet training for the step test.
-Config fixture_config(const std::string& preset) {
-  std::vector<std::string> overrides = {"model.preset=" + preset, "train.log_every=1", "train.eval_every=0",
-                                        "train.eval_batches=1", "train.checkpoint_every=0", "train.watch_stats=false"};
-  for (const auto& [key, value] : fixture().at("config").items())
-    overrides.push_back(key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
+// The fixture's settings, then the entry's own (its preset and options), as key=value overrides, plus quiet
+// training for the step test.
+Config fixture_config(const std::string& entry) {
+  std::vector<std::string> overrides = {"train.log_every=1", "train.eval_every=0", "train.eval_batches=1",
+                                        "train.checkpoint_every=0", "train.watch_stats=false"};
+  for (const auto* settings : {&fixture().at("config"), &fixture().at("presets").at(entry).at("config")})
+    for (const auto& [key, value] : settings->items())
+      overrides.push_back(key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
   const auto dir = test::scratch_dir();
   return load_config(test::write_text(dir / "fixture.yaml", "experiment: pytorch_reference\n"), overrides);
 }
@@ -106,7 +113,9 @@ TEST_P(PyTorchReference, LogitsLossAndGradientNorms) {
   loss.backward();
   const auto params = model->named_parameters();
   for (const auto& [name, norm] : want().at("grad_norms").items())
-    EXPECT_NEAR(params[name].grad().to(torch::kDouble).norm().item<double>(), norm.get<double>(), kReferenceTolerance) << name;
+    EXPECT_NEAR(params[name].grad().to(torch::kDouble).norm().item<double>(), norm.get<double>(),
+                gradient_tolerance(norm.get<double>()))
+        << name;
 }
 
 TEST_P(PyTorchReference, FiveStepsOfOurTrainer) {
@@ -131,7 +140,11 @@ TEST_P(PyTorchReference, FiveStepsOfOurTrainer) {
   EXPECT_EQ(step, losses.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, PyTorchReference, ::testing::Values("standard", "attnres", "attnres-softmax1", "oasis"),
+// Every entry of the fixture: the four presets and two OASIS variants (ab with per-head weights, depth EMA and
+// attention sites only; detached evidence at MLP sites only).
+INSTANTIATE_TEST_SUITE_P(Presets, PyTorchReference,
+                         ::testing::Values("standard", "attnres", "attnres-softmax1", "oasis", "oasis-ab",
+                                           "oasis-detach-mlp"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

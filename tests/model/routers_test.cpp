@@ -4,6 +4,8 @@
 // and the PyTorch fixture (tests/model/pytorch_reference_test.cpp).
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <torch/torch.h>
 
 #include "framework/core/errors.h"
@@ -35,7 +37,12 @@ TEST(Routers, TheRegistryNamesEachAndRefusesOthersWithTheList) {
   }
 }
 
-TEST(Routers, StandardRegistersNothing) { EXPECT_TRUE(routing_parameters(test::small_model("standard", 2, 2)).empty()); }
+TEST(Routers, StandardRegistersNothing) {
+  // Its model's parameters are exactly the embedding, the blocks' norms, attention and MLP, and the final norm.
+  const std::regex plain(R"(embed\.weight|final_norm\.weight|blocks\.[0-9]+\.(attn_norm|mlp_norm|attn|mlp)\..+)");
+  for (const auto& p : build_model(test::small_model("standard", 2, 2), 20)->named_parameters())
+    EXPECT_TRUE(std::regex_match(p.key(), plain)) << p.key();
+}
 
 TEST(Routers, AttnResRegistersItsSitesUnderTheCheckpointNamesInOrder) {
   const std::vector<std::string> plain = {

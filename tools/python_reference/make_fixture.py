@@ -1,8 +1,11 @@
 """Writes tests/fixtures/pytorch_reference.json: pinned numbers (llm.c style) of a tiny model of each of the
-presets standard, attnres, attnres-softmax1 and oasis, computed by the Python PyTorch presets of models.py in
-fp32 with attention written out (scores -> normalizer -> weighted sum: the C++ `attention_kernel: written`
-path), so that a C++ test can hold framework/model and framework/train to an independent implementation at
-1e-5 without shipping weights.
+presets standard, attnres, attnres-softmax1 and oasis, and of two more OASIS configurations that pin its other
+code paths (PRESETS below: oasis-ab = variant ab with per-head weights, depth EMA 0.5 and only the attention
+sites gated; oasis-detach-mlp = detached evidence, only the MLP sites gated), computed by the Python PyTorch
+presets of models.py in fp32 with attention written out (scores -> normalizer -> weighted sum: the C++
+`attention_kernel: written` path), so that a C++ test can hold framework/model and framework/train to an
+independent implementation at 1e-5 without shipping weights. Each entry's "config" holds its key=value
+overrides, applied after the top-level "config".
 
 Why deterministic weights: the C++ and Python random number streams differ, so both sides set every
 parameter from one closed-form rule instead (WEIGHT_RULE below, also written into the JSON):
@@ -16,7 +19,9 @@ Tokens: t[b, i] = (31 b + 7 i + 3 i^2) % vocab, i = 0..seq; inputs t[:, :-1], ta
 
 Per preset the file holds the parameter sums (to diagnose a mismatched weight rule), a slice of the logits and
 their sum, the loss (mean token cross-entropy, framework/train/trainer.cpp lm_loss), every parameter's
-gradient norm, and the losses of 5 optimizer steps on the same batch, each step as the C++ trainer takes it
+gradient norm, the largest relative difference of those norms from an fp64 run of the same model and weights
+(grad_norms_fp64_max_rel_diff: the fp32 rounding the norms carry, for choosing a tolerance), and the losses of
+5 optimizer steps on the same batch, each step as the C++ trainer takes it
 (train_stage): gradients cleared, loss, backward, clip_grad_norm_ to train.grad_clip, AdamW with the
 arithmetic of MultiTensorAdamW (framework/train/optimizer.cpp) in its two groups, at the constant LR that
 lr_at gives with warmup_steps 0 and min_lr_ratio 1.
@@ -35,11 +40,23 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from models import GATE_BIAS_INIT, Transformer  # noqa: E402
+from models import GATE_BIAS_INIT, NULL_SOURCE_PENALTY_INIT, OasisOptions, Transformer, rotary_tables  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "fixtures", "pytorch_reference.json")
 COMMAND = ".venv/bin/python tools/python_reference/make_fixture.py"
-PRESETS = ("standard", "attnres", "attnres-softmax1", "oasis")
+# Fixture entry -> its key=value overrides (after CONFIG). The model.oasis.* keys are OasisOptions' fields.
+PRESETS = {
+    "standard": {"model.preset": "standard"},
+    "attnres": {"model.preset": "attnres"},
+    "attnres-softmax1": {"model.preset": "attnres-softmax1"},
+    "oasis": {"model.preset": "oasis"},
+    # Variant b's null-aware source logits and variant a's gate, per-head evidence weights, the depth EMA
+    # (from layer 1 on), only the attention sites gated (so the last layer has no head weights).
+    "oasis-ab": {"model.preset": "oasis", "model.oasis.variant": "ab", "model.oasis.per_head": True,
+                 "model.oasis.ema_rate": 0.5, "model.oasis.sites": "attn"},
+    # Gradients stopped at the null evidence, only the MLP sites gated.
+    "oasis-detach-mlp": {"model.preset": "oasis", "model.oasis.detach": True, "model.oasis.sites": "mlp"},
+}
 VOCAB, D_MODEL, N_HEADS, N_LAYERS, BATCH, SEQ = 61, 32, 2, 2, 2, 16
 STEPS = 5
 LOGIT_POSITIONS, LOGIT_VOCAB = (0, 1, SEQ - 1), 8
@@ -86,13 +103,14 @@ CONFIG = {
 
 # Constructor values of the vector parameters, by the last name parts, as the C++ constructors set them:
 # RMSNormImpl (layers.cpp: ones), DepthRouterImpl (depth_router.cpp: query zeros, null_scale zeros,
-# null_bias gate_bias_init, null_source_penalty -6) and DecoderBlockImpl (transformer.cpp: null_head_weights
-# 1/n_heads). The last two exist only for oasis.variant b/ab and oasis.per_head, not in these presets.
+# null_bias gate_bias_init, null_source_penalty -6) and AttnResRouter::register_block (routers/attnres.cpp:
+# null_head_weights 1/n_heads, on the decoder block). null_source_penalty exists only for oasis.variant b/ab,
+# null_head_weights only for oasis.per_head (oasis-ab).
 CONSTRUCTOR_VALUES = {
     "query": 0.0,
     "null_scale": 0.0,
     "null_bias": GATE_BIAS_INIT,
-    "null_source_penalty": -6.0,
+    "null_source_penalty": NULL_SOURCE_PENALTY_INIT,
     "null_head_weights": 1.0 / N_HEADS,
 }
 NORM_GAIN = 1.0  # <module>norm.weight: attn_norm, mlp_norm, final_norm, key_norm
@@ -103,8 +121,8 @@ WEIGHT_RULE = (
     "flattened tensor (0-based). Matrices (dim >= 2): w = 0.05 * sin(0.37*k + 1.1*p + 0.5). Vectors (dim < 2): "
     "w = c + 0.1 * sin(0.37*k + 1.1*p + 0.5), c the constructor value: 1 for RMSNorm gains (*norm.weight: "
     "attn_norm, mlp_norm, final_norm, key_norm), 0 for routing queries (*.query), 0 for null_scale, "
-    "model.oasis.gate_bias_init = -6 for null_bias (also -6 for null_source_penalty and 1/n_heads for "
-    "null_head_weights, which these presets do not have). Computed in float64, then cast to fp32."
+    "model.oasis.gate_bias_init = -6 for null_bias, -6 for null_source_penalty (oasis variant b/ab), 1/n_heads "
+    "for null_head_weights (oasis per_head). Computed in float64, then cast to fp32."
 )
 TOKEN_RULE = ("t[b, i] = (31*b + 7*i + 3*i*i) % vocab_size for b in 0..batch_size-1, i in 0..seq_len (seq_len + 1 "
               "columns); inputs t[:, :-1], targets t[:, 1:]")
@@ -119,9 +137,21 @@ def constructor_value(name):
     raise KeyError(f"no constructor value known for vector parameter {name}")
 
 
-def build(preset):
-    """The preset with the weight rule applied; checks the constructor values the rule relies on."""
-    model = Transformer(preset, VOCAB, D_MODEL, N_LAYERS, N_HEADS, SEQ, fused=False)
+def entry_config(entry):
+    """CONFIG with the entry's overrides, as the C++ test applies them."""
+    return {**CONFIG, **PRESETS[entry]}
+
+
+def oasis_options(config):
+    fields = {f: config[f"model.oasis.{f}"] for f in OasisOptions.__dataclass_fields__}
+    return OasisOptions(**fields)
+
+
+def build(entry):
+    """The entry's model with the weight rule applied; checks the constructor values the rule relies on."""
+    config = entry_config(entry)
+    model = Transformer(config["model.preset"], VOCAB, D_MODEL, N_LAYERS, N_HEADS, SEQ, fused=False,
+                        oasis=oasis_options(config))
     named = dict(model.named_parameters())
     with torch.no_grad():
         for p_index, name in enumerate(sorted(named)):
@@ -199,12 +229,23 @@ def as_floats(t):
     return [float(x) for x in t.reshape(-1).tolist()] if t.dim() <= 1 else [as_floats(row) for row in t]
 
 
-def reference(preset, inputs, targets):
-    model = build(preset)
+def grad_norms_fp64(entry, inputs, targets):
+    """The gradient norms of `loss` from the same model and the same (fp32) weights run in float64 throughout:
+    weights, RoPE tables (recomputed, not the fp32 ones widened), logits and cross-entropy."""
+    model = build(entry).double()
+    cos, sin = rotary_tables(D_MODEL // N_HEADS, SEQ, dtype=torch.float64)
+    model.cos, model.sin = cos, sin
+    logits = model(inputs)
+    F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1)).backward()
+    return {n: float(p.grad.norm()) for n, p in model.named_parameters()}
+
+
+def reference(entry, inputs, targets):
+    model = build(entry)
     names = sorted(n for n, _ in model.named_parameters())
     named = dict(model.named_parameters())
     out = {
-        "config": {"model.preset": preset},
+        "config": PRESETS[entry],
         "parameter_count": sum(p.numel() for p in model.parameters()),
         "parameter_names": names,
         "parameter_sums": {n: float(named[n].detach().double().sum()) for n in names},
@@ -217,7 +258,7 @@ def reference(preset, inputs, targets):
     out["grad_norms"] = {n: float(named[n].grad.double().norm()) for n in names}
 
     # A fresh model for the steps, as the trainer (train_stage) takes them.
-    model = build(preset)
+    model = build(entry)
     params = list(model.parameters())
     optimizer = AdamW(model, CONFIG)
     step_losses, step_grad_norms = [], []
@@ -232,6 +273,11 @@ def reference(preset, inputs, targets):
         out["loss_after_steps"] = float(lm_loss(model, inputs, targets)[1].item())
     out["step_losses"] = step_losses
     out["step_grad_norms"] = step_grad_norms
+
+    fp64 = grad_norms_fp64(entry, inputs, targets)
+    assert sorted(fp64) == names
+    out["grad_norms_fp64_max_rel_diff"] = max(abs(out["grad_norms"][n] - fp64[n]) / fp64[n]
+                                              for n in names if fp64[n] > 0)
     return out
 
 
@@ -266,8 +312,11 @@ def main():
             "step_grad_norms": "the global gradient norm of each step before clipping (clip_grad_norm_'s return, the "
                                "trainer's grad_norm)",
             "loss_after_steps": "the loss after the last update",
+            "grad_norms_fp64_max_rel_diff": "max over parameters with a nonzero fp64 norm of |grad_norms - n64| / "
+                                            "n64, n64 the gradient norm of the same model and fp32 weights run in "
+                                            "float64 (weights, RoPE tables, logits, cross-entropy)",
         },
-        "presets": {preset: reference(preset, inputs, targets) for preset in PRESETS},
+        "presets": {entry: reference(entry, inputs, targets) for entry in PRESETS},
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
@@ -277,7 +326,8 @@ def main():
     for preset, r in fixture["presets"].items():
         print(f"  {preset:17s} params {r['parameter_count']:6d} loss {r['loss']:.6f} "
               f"steps {' '.join(f'{x:.6f}' for x in r['step_losses'])} | norms "
-              f"{' '.join(f'{x:.3f}' for x in r['step_grad_norms'])}")
+              f"{' '.join(f'{x:.3f}' for x in r['step_grad_norms'])} | fp64 rel "
+              f"{r['grad_norms_fp64_max_rel_diff']:.2e}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 PyTorch, at the C++ defaults (model.* of framework/core/config.h: tied embeddings, SwiGLU hidden 8/3 d rounded
 up to 64, norm eps 1e-5, init std 0.02, RoPE theta 1e4, one AttnRes block per layer, OASIS variant a with ema
 0, no detach, sites both, mean over heads, gate bias -6). `attnres-softmax1` is AttnRes with Softmax1
-attention (p_j = e^{s_j} / (1 + sum e^s), framework/kernels/softmax.h) and no null gate.
+attention (p_j = e^{s_j} / (1 + sum e^s), framework/kernels/softmax.h) and no null gate. The other
+model.oasis.* settings (OasisOptions: variant b/ab, ema_rate, detach, sites, per_head, gate_bias_init) are
+written as framework/model/routers/attnres.cpp and framework/model/depth_router.cpp compute them.
 
 Why the file exists: to time the C++ training and evaluation steps against Python PyTorch (eager and
 torch.compile) on the same model, and as an independent reference of what the presets compute. So the
@@ -12,6 +14,7 @@ pins the outputs for the C++ tests). Attention is either one scaled_dot_product_
 `attention_kernel: auto` (= fused) runs it (framework/kernels/fused_attention.cpp), or written out (scores ->
 normalizer -> weighted sum), as `attention_kernel: written` runs it.
 """
+import dataclasses
 import math
 
 import torch
@@ -19,11 +22,52 @@ import torch.nn.functional as F
 
 PRESETS = ("standard", "attnres", "attnres-softmax1", "oasis")
 # framework/model/presets.cpp: the presets' attention normalizer (softmax1 = a zero null logit per query) and
-# whether the OASIS null signal (variant a) gates the depth-routing sites.
+# whether the router carries the OASIS null signal (null_signal oasis; what it does: OasisOptions).
 SOFTMAX1_PRESETS = ("attnres-softmax1", "oasis")
 NULL_GATED_PRESETS = ("oasis",)
 NORM_EPS, INIT_STD, ROPE_THETA, GATE_BIAS_INIT = 1e-5, 0.02, 10000.0, -6.0
+NULL_SOURCE_PENALTY_INIT = -6.0  # lambda before softplus (depth_router.cpp): softplus(-6) = 0.0025
 STAT_CHANNELS = 8  # the fused softmax1's real and null mass plus zeros: head sizes stay multiples of 8
+
+
+@dataclasses.dataclass(frozen=True)
+class OasisOptions:
+    """model.oasis.* (framework/core/config.h OasisConfig), at the C++ defaults. Variant a: the null evidence of
+    each attention sublayer gates the updates of the next routing sites; b: each depth source carries its
+    layers' mean null mass, which lowers its routing logit; ab: both."""
+    variant: str = "a"  # a | b | ab
+    ema_rate: float = 0.0  # rho: n = rho n_prev + (1 - rho) e, from layer 1 on; 0 = the immediate value
+    detach: bool = False  # stop gradients through the null evidence (LSE and null mass)
+    sites: str = "both"  # the routing sites whose update the gate scales: both | attn | mlp
+    per_head: bool = False  # learned per-head weights (null_head_weights) instead of the mean over heads
+    gate_bias_init: float = GATE_BIAS_INIT  # c
+
+    def __post_init__(self):
+        assert self.variant in ("a", "b", "ab"), self.variant
+        assert self.sites in ("both", "attn", "mlp"), self.sites
+
+
+@dataclasses.dataclass(frozen=True)
+class NullSignal:
+    """routers/attnres.cpp resolve_null_signal: the OASIS settings as the forward pass needs them (all off for
+    presets without the oasis null signal)."""
+    gated_updates: bool = False  # variant a or ab
+    aware_sources: bool = False  # variant b or ab
+    gate_attn: bool = False  # which sites' updates the gate scales
+    gate_mlp: bool = False
+    per_head: bool = False
+    detach: bool = False
+    ema_rate: float = 0.0
+    gate_bias_init: float = 0.0
+
+    @staticmethod
+    def resolve(preset, o):
+        if preset not in NULL_GATED_PRESETS:
+            return NullSignal()
+        gated = o.variant != "b"
+        return NullSignal(gated_updates=gated, aware_sources=o.variant != "a", gate_attn=gated and o.sites != "mlp",
+                          gate_mlp=gated and o.sites != "attn", per_head=o.per_head, detach=o.detach,
+                          ema_rate=o.ema_rate, gate_bias_init=o.gate_bias_init)
 
 
 def inverse_rms(x, eps):
@@ -41,11 +85,11 @@ class RMSNorm(torch.nn.Module):
         return x * inverse_rms(x, self.eps) * self.weight
 
 
-def rotary_tables(head_dim, seq, theta=ROPE_THETA):
+def rotary_tables(head_dim, seq, theta=ROPE_THETA, dtype=torch.float32):
     half = head_dim // 2
     inv_freq = theta ** (-torch.arange(0, half, dtype=torch.float64) / half)
     angles = torch.outer(torch.arange(seq, dtype=torch.float64), inv_freq)
-    return angles.cos().float(), angles.sin().float()
+    return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
 def rotate(x, cos, sin):
@@ -128,28 +172,35 @@ class DepthRouter(torch.nn.Module):
     """One AttnRes routing site (framework/model/depth_router.cpp): per token, a softmax over depth of the
     zero-initialised pseudo-query w against RMS-normalised sources, z_i = (v_i . (g * w)) / rms(v_i), h =
     sum_i softmax(z)_i v_i. `mixes` is false for the first site, which only sees the embedding (no query, no
-    key norm: they could never learn). With the OASIS gate the site also returns keep = 1 - pi_null =
-    sigmoid(LSE_i z_i - a n_t - c), the factor of the update of the sublayer it feeds."""
+    key norm: they could never learn). With the OASIS gate (variant a) the site also returns keep = 1 -
+    pi_null = sigmoid(LSE_i z_i - a n_t - c), the factor of the update of the sublayer it feeds. With
+    null-aware sources (variant b; mixing sites only) z_i -= softplus(lambda) nu_i, nu_i the mean null mass of
+    the layers behind source i (the embedding's is 0)."""
 
-    def __init__(self, d, mixes, null_gate):
+    def __init__(self, d, mixes, null_gate, aware_sources=False, gate_bias_init=GATE_BIAS_INIT):
         super().__init__()
         self.mixes, self.null_gate = mixes, null_gate
+        self.aware_sources = aware_sources and mixes
         if mixes:
             self.query = torch.nn.Parameter(torch.zeros(d))
             self.key_norm = RMSNorm(d)
         if null_gate:
             if mixes:  # the first site has no null evidence before it: only the bias c
                 self.null_scale = torch.nn.Parameter(torch.zeros(1))
-            self.null_bias = torch.nn.Parameter(torch.full((1,), GATE_BIAS_INIT))
+            self.null_bias = torch.nn.Parameter(torch.full((1,), gate_bias_init))
+        if self.aware_sources:
+            self.null_source_penalty = torch.nn.Parameter(torch.full((1,), NULL_SOURCE_PENALTY_INIT))
 
-    def forward(self, sources, signal):
-        """sources: [B, T, d] each, the embedding first; signal: n_t [B, T] (gated sites only).
-        Returns h [B, T, d] and keep [B, T, 1] (None without the gate)."""
+    def forward(self, sources, signal, nulls=None):
+        """sources: [B, T, d] each, the embedding first; signal: n_t [B, T] (gated sites only); nulls: [B, T]
+        per source (null-aware sites only). Returns h [B, T, d] and keep [B, T, 1] (None without the gate)."""
         if not self.mixes:
             # LSE of one zero logit is 0: keep = sigmoid(-c), the same for every token.
             return sources[0], torch.sigmoid(-self.null_bias) if self.null_gate else None
         v = torch.stack(sources)  # [S, B, T, d]
         z = (v @ (self.key_norm.weight * self.query)) * inverse_rms(v, self.key_norm.eps).squeeze(-1)
+        if self.aware_sources:  # depth_router.cpp: offset = -softplus(lambda) * stack(nulls), z = z + offset
+            z = z + -F.softplus(self.null_source_penalty) * torch.stack(nulls)
         h = (torch.softmax(z, dim=0).unsqueeze(-1) * v).sum(0)
         if not self.null_gate:
             return h, None
@@ -158,13 +209,33 @@ class DepthRouter(torch.nn.Module):
 
 class DepthSources:
     """What the routing sites mix (framework/model/depth_router.h): the completed blocks, the embedding
-    first, and the partial sum of the current block's sublayer updates."""
+    first, and the partial sum of the current block's sublayer updates. With `track_null` (variant b) also
+    each source's mean null mass: 0 for the embedding, the mean over a block's attention sublayers for a
+    completed block, the running mean so far for the partial block (0 if it has none yet)."""
 
-    def __init__(self, embedding, per_block):
+    def __init__(self, embedding, per_block, track_null=False):
         self.blocks, self.partial, self.per_block, self.sublayers = [embedding], None, per_block, 0
+        self.track_null = track_null
+        self.nulls = [embedding.new_zeros(embedding.shape[:-1])] if track_null else None
+        self.partial_null, self.partial_null_count = None, 0
 
     def all(self):
         return self.blocks if self.partial is None else self.blocks + [self.partial]
+
+    def partial_null_mean(self):
+        if self.partial_null_count:
+            return self.partial_null / float(self.partial_null_count)
+        return torch.zeros_like(self.partial[..., 0])
+
+    def all_nulls(self):
+        if not self.track_null:
+            return None
+        return self.nulls if self.partial is None else self.nulls + [self.partial_null_mean()]
+
+    def add_partial_null(self, nu):
+        # The null mass [B, T] of an attention sublayer (before its update joins the partial sum).
+        self.partial_null = nu if self.partial_null is None else self.partial_null + nu
+        self.partial_null_count += 1
 
     def add(self, update, keep):
         if keep is not None:
@@ -173,40 +244,55 @@ class DepthSources:
         self.sublayers += 1
         if self.sublayers % self.per_block == 0:  # the block becomes a source of its own
             self.blocks.append(self.partial)
+            if self.track_null:
+                self.nulls.append(self.partial_null_mean())
             self.partial = None
+            self.partial_null, self.partial_null_count = None, 0
 
 
 class DecoderBlock(torch.nn.Module):
-    def __init__(self, d, heads, hidden, preset, fused, first):
+    def __init__(self, d, heads, hidden, preset, fused, first, last, null, sites):
         super().__init__()
         self.attn_norm = RMSNorm(d)
         self.attn = CausalSelfAttention(d, heads, softmax1=preset in SOFTMAX1_PRESETS, fused=fused)
         self.mlp_norm = RMSNorm(d)
         self.mlp = SwiGLU(d, hidden)
+        self.null_head_weights = None
         if preset != "standard":
-            gated = preset in NULL_GATED_PRESETS
-            self.route_attn = DepthRouter(d, mixes=not first, null_gate=gated)
-            self.route_mlp = DepthRouter(d, mixes=True, null_gate=gated)
+            # routers/attnres.cpp register_block.
+            self.route_attn = DepthRouter(d, mixes=not first, null_gate=null.gate_attn,
+                                          aware_sources=null.aware_sources, gate_bias_init=null.gate_bias_init)
+            self.route_mlp = DepthRouter(d, mixes=True, null_gate=null.gate_mlp, aware_sources=null.aware_sources,
+                                         gate_bias_init=null.gate_bias_init)
+            # The layer's null signal is read by its own MLP site (sites both/mlp) or the next attention site
+            # (sites both/attn; none after the last layer): only then do per-head weights exist.
+            signal_read = sites != "attn" or not last
+            if null.gated_updates and null.per_head and signal_read:
+                self.null_head_weights = torch.nn.Parameter(torch.full((heads,), 1.0 / heads))
 
 
 class Transformer(torch.nn.Module):
     """framework/model/transformer.cpp for one of PRESETS. `fused`: the attention kernel (see the top)."""
 
-    def __init__(self, preset, vocab, d, layers, heads, seq, fused=True):
+    def __init__(self, preset, vocab, d, layers, heads, seq, fused=True, oasis=OasisOptions()):
         super().__init__()
         assert preset in PRESETS, preset
         self.preset = preset
+        self.null = NullSignal.resolve(preset, oasis)
         hidden = ((8 * d + 2) // 3 + 63) // 64 * 64
         self.embed = torch.nn.Embedding(vocab, d)
-        self.blocks = torch.nn.ModuleList(DecoderBlock(d, heads, hidden, preset, fused, i == 0) for i in range(layers))
+        self.blocks = torch.nn.ModuleList(
+            DecoderBlock(d, heads, hidden, preset, fused, i == 0, i == layers - 1, self.null, oasis.sites)
+            for i in range(layers))
         if preset != "standard":
-            self.final_route = DepthRouter(d, mixes=True, null_gate=False)
+            self.final_route = DepthRouter(d, mixes=True, null_gate=False, aware_sources=self.null.aware_sources)
         self.final_norm = RMSNorm(d)
         cos, sin = rotary_tables(d // heads, seq)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
         # Normal(0, 0.02) for every matrix, the residual-stream writers scaled by 1/sqrt(2 L) (GPT-2); vectors
-        # keep their constructor values (norm gains 1, queries 0, gate scale 0, gate bias -6).
+        # keep their constructor values (norm gains 1, queries 0, gate scale 0, gate bias -6, source penalty
+        # -6, head weights 1/H).
         for name, p in self.named_parameters():
             if p.dim() >= 2:
                 residual_out = "attn.wo" in name or "mlp.w_down" in name
@@ -226,16 +312,22 @@ class Transformer(torch.nn.Module):
         return x
 
     def forward_attnres(self, x, cos, sin):
-        # One block per layer: each block is the layer's two sublayer updates.
-        sources = DepthSources(x, per_block=2)
-        gated = self.preset in NULL_GATED_PRESETS
-        signal = x.new_zeros(x.shape[:2]) if gated else None  # n_t, read by the gated sites
-        for block in self.blocks:
-            h, keep = block.route_attn(sources.all(), signal)
+        # One block per layer: each block is the layer's two sublayer updates. routers/attnres.cpp AttnResStream.
+        n = self.null
+        sources = DepthSources(x, per_block=2, track_null=n.aware_sources)
+        signal = x.new_zeros(x.shape[:2]) if n.gated_updates else None  # n_t, read by the gated sites
+        for i, block in enumerate(self.blocks):
+            h, keep = block.route_attn(sources.all(), signal, sources.all_nulls())
             update, lse = block.attn(block.attn_norm(h), cos, sin)
+            if n.aware_sources:  # the sublayer's mean null mass over heads (softmax1: sigmoid(-LSE)), variant b
+                nu = torch.sigmoid(-lse).mean(1)
+                sources.add_partial_null(nu.detach() if n.detach else nu)
             sources.add(update, keep)
-            if gated:  # e_t = mean_h(-LSE) -> the signal of the next two sites (ema 0: immediate)
-                signal = -lse.mean(1)
-            h, keep = block.route_mlp(sources.all(), signal)
+            if n.gated_updates:  # e_t = mean_h(-LSE) (or the head weights) -> the signal of the next sites
+                lse = lse.detach() if n.detach else lse
+                w = block.null_head_weights
+                evidence = -(lse * w.view(1, -1, 1)).sum(1) if w is not None else -lse.mean(1)
+                signal = n.ema_rate * signal + (1.0 - n.ema_rate) * evidence if n.ema_rate > 0 and i > 0 else evidence
+            h, keep = block.route_mlp(sources.all(), signal, sources.all_nulls())
             sources.add(block.mlp(block.mlp_norm(h)), keep)
-        return self.final_route(sources.all(), signal)[0]
+        return self.final_route(sources.all(), signal, sources.all_nulls())[0]
