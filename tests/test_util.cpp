@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/core/paths.h"
+#include "framework/data/sentencepiece_bpe.h"
 
 namespace oasis::test {
 namespace fs = std::filesystem;
@@ -46,7 +47,7 @@ Config tiny_config(const fs::path& runs_dir) {
   c.model.max_seq_len = 64;
   c.data.dataset = "shakespeare";
   c.data.tokenizer = "sentencepiece";
-  c.data.vocab_size = 512;
+  c.data.components.get<SentencePieceOptions>("sentencepiece").vocab_size = 512;
   c.data.seq_len = 32;
   c.data.cache_dir = shared_cache_dir();
   c.train.steps = 8;
@@ -65,7 +66,7 @@ Config tiny_config(const fs::path& runs_dir) {
 Config wikitext_learning_config(const fs::path& runs_dir, int64_t steps) {
   Config c = tiny_config(runs_dir);
   c.data.dataset = "wikitext2";
-  c.data.vocab_size = 1024;
+  c.data.components.get<SentencePieceOptions>("sentencepiece").vocab_size = 1024;
   c.train.steps = steps;
   c.train.lr = 3e-3;
   c.train.warmup_steps = steps / 10;

@@ -1,7 +1,8 @@
-// The options of registered components (a normalizer's, a gate's), each a config section of its own:
-// model.clipped.alpha, model.bondarenko.init. The options struct lives beside the component's class (with
-// visit(v) like every config struct); ModelConfig carries one section per registered component through
-// this type-erased holder, so adding a component with options never edits config.h.
+// The options of registered components (a normalizer's, a gate's, a tokenizer's, a dataset's), each a config
+// section of its own: model.clipped.alpha, model.bondarenko.init, data.sentencepiece.vocab_size. The options
+// struct lives beside the component's class (with visit(v) like every config struct); ModelConfig and
+// DataConfig carry one section per registered component of their scope through this type-erased holder, so
+// adding a component with options never edits config.h.
 #pragma once
 #include <functional>
 #include <map>
@@ -87,16 +88,20 @@ T options_or_default(const ComponentSections* sections, const std::string& name)
   return sections ? sections->get<T>(name) : T{};
 }
 
-// Section name -> a maker of its default options; components add theirs with register_options<T>(name).
-Registry<std::function<std::unique_ptr<ComponentOptions>()>>& component_option_registry();
+// Which config section holds a component's options: model.<name> (normalizers, gates) or data.<name>
+// (datasets, tokenizers).
+enum class OptionsScope { model, data };
+
+// Section name -> a maker of its default options; components add theirs with register_options<T>(name, scope).
+Registry<std::function<std::unique_ptr<ComponentOptions>()>>& component_option_registry(OptionsScope scope);
 
 template <class T>
-bool register_options(const std::string& section) {
-  component_option_registry().add(section, [] { return std::make_unique<OptionsOf<T>>(); });
+bool register_options(const std::string& section, OptionsScope scope = OptionsScope::model) {
+  component_option_registry(scope).add(section, [] { return std::make_unique<OptionsOf<T>>(); });
   return true;
 }
 
-// Every registered component's default options (the normalizers' and gates' sections of ModelConfig).
-ComponentSections registered_component_options();
+// Every registered component's default options in `scope` (the sections of ModelConfig or DataConfig).
+ComponentSections registered_component_options(OptionsScope scope = OptionsScope::model);
 
 }  // namespace oasis

@@ -16,6 +16,21 @@ fs::path configs_root() {
 
 namespace {
 
+// A copy of the value at dotted `key`, if the tree has it (read through const nodes, so nothing is inserted).
+std::optional<YAML::Node> find_key(const ConfigTree& tree, const std::string& key) {
+  YAML::Node node = tree.root;  // a handle, not a copy
+  size_t start = 0;
+  while (true) {
+    const auto dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const YAML::Node& view = node;
+    if (!view.IsMap() || !view[part]) return std::nullopt;
+    node.reset(view[part]);  // rebinds (operator= would overwrite the node's content)
+    if (dot == std::string::npos) return YAML::Clone(node);
+    start = dot + 1;
+  }
+}
+
 [[noreturn]] void invalid(const ConfigTree& tree, const std::string& key, const std::string& what) {
   throw ConfigError(fmt::format("{}: {}: {}", tree.origin_of(key), key, what));
 }
@@ -51,10 +66,13 @@ void validate(const Config& c, const ConfigTree& tree) {
   if (std::find(c.report.baselines.begin(), c.report.baselines.end(), c.report.method) != c.report.baselines.end())
     invalid(tree, "report.baselines",
             fmt::format("expected presets other than report.method `{}`, which is compared with them", c.report.method));
-  if (c.data.dataset == "text" && c.data.path.empty())
-    invalid(tree, "data.path", "expected the path of a text file when data.dataset is `text`");
-  if (c.data.dataset != "text" && !c.data.path.empty())
-    invalid(tree, "data.path", fmt::format("only used with data.dataset `text`, but the dataset is `{}`", c.data.dataset));
+  // The text dataset's option, read from the tree: its struct lives with the dataset (framework/data/datasets.h).
+  const auto path = find_key(tree, "data.text.path");
+  const bool text_path = path && path->IsScalar() && !path->Scalar().empty();
+  if (c.data.dataset == "text" && !text_path)
+    invalid(tree, "data.text.path", "expected the path of a text file when data.dataset is `text`");
+  if (c.data.dataset != "text" && text_path)
+    invalid(tree, "data.text.path", fmt::format("only used with data.dataset `text`, but the dataset is `{}`", c.data.dataset));
   if (c.data.dataset == "bigram_backcopy") {
     if (c.data.tokenizer != "char")
       invalid(tree, "data.tokenizer",
@@ -104,22 +122,10 @@ YAML::Node to_node(const Config& config) {
 const std::pair<const char*, const char*> kRenamedKeys[] = {{"model.clip_alpha", "model.clipped.alpha"},
                                                             {"model.clip_zeta", "model.clipped.zeta"},
                                                             {"model.clip_length", "model.clipped.length"},
-                                                            {"model.gate_init", "model.bondarenko.init"}};
+                                                            {"model.gate_init", "model.bondarenko.init"},
+                                                            {"data.vocab_size", "data.sentencepiece.vocab_size"},
+                                                            {"data.path", "data.text.path"}};
 
-// A copy of the value at dotted `key`, if the tree has it (read through const nodes, so nothing is inserted).
-std::optional<YAML::Node> find_key(const ConfigTree& tree, const std::string& key) {
-  YAML::Node node = tree.root;  // a handle, not a copy
-  size_t start = 0;
-  while (true) {
-    const auto dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    const YAML::Node& view = node;
-    if (!view.IsMap() || !view[part]) return std::nullopt;
-    node.reset(view[part]);  // rebinds (operator= would overwrite the node's content)
-    if (dot == std::string::npos) return YAML::Clone(node);
-    start = dot + 1;
-  }
-}
 
 }  // namespace
 

@@ -105,52 +105,26 @@ struct ModelConfig {
   int64_t context_T() const { return context_len ? context_len : max_seq_len; }
 };
 
-// The synthetic Bigram-Backcopy task (data/bigram_backcopy.h); used when data.dataset is bigram_backcopy.
-struct BigramBackcopyConfig {
-  std::string source = "shakespeare";  // the corpus whose character bigrams the chain follows
-  int64_t triggers = 3;
-  int64_t train_sequences = 32768;
-  int64_t eval_sequences = 512;  // each of valid and test
-  int64_t seed = 0;              // the data's own seed: sweeping `seed` changes the model, not the task
-
-  template <class V>
-  void visit(V& v) {
-    v.field("source", source, "corpus whose character bigram statistics the sequences follow",
-            one_of({"shakespeare", "tinystories", "wikitext2", "ptb"}));
-    v.field("triggers", triggers, "number k of trigger characters (the next character copies the one before)",
-            between<int64_t>(1, 254));
-    v.field("train_sequences", train_sequences, "generated training sequences of data.seq_len tokens",
-            between<int64_t>(1, int64_t(1) << 24));
-    v.field("eval_sequences", eval_sequences, "generated sequences in each of valid and test",
-            between<int64_t>(1, int64_t(1) << 24));
-    v.field("seed", seed, "seed of the generated data (train, valid and test draw from disjoint streams)",
-            between<int64_t>(0, int64_t(1) << 62));
-  }
-};
-
 struct DataConfig {
   std::string dataset = "wikitext2";
-  std::string path;  // only for dataset `text`
   std::string tokenizer = "gpt2";
-  int64_t vocab_size = 4096;  // only for the trained sentencepiece tokenizer
   int64_t seq_len = 128;
   bool bos = false;
   std::string data_dir;   // "" = $OASIS_DATA_DIR, data/cache, ../shared/data (first holding the dataset)
   std::string cache_dir;  // "" = $OASIS_CACHE_DIR or <repo>/.cache
-  BigramBackcopyConfig bigram_backcopy;
+  // The registered datasets' and tokenizers' own options, one section each: data.text.path,
+  // data.sentencepiece.vocab_size, data.bigram_backcopy.* (beside their classes in framework/data/).
+  ComponentSections components = registered_component_options(OptionsScope::data);
 
   template <class V>
   void visit(V& v) {
     v.field("dataset", dataset, "dataset from the registry", one_of(dataset_names()));
-    v.field("path", path, "text file for dataset `text`");
     v.field("tokenizer", tokenizer, "tokenizer", one_of(tokenizer_names()));
-    v.field("vocab_size", vocab_size, "vocabulary size of the trained sentencepiece tokenizer",
-            between<int64_t>(300, 1 << 20));
     v.field("seq_len", seq_len, "training window length in tokens (BOS included)", between<int64_t>(2, 1 << 20));
     v.field("bos", bos, "start every window with the end-of-text token (where attention sinks form)");
     v.field("data_dir", data_dir, "dataset root; empty = $OASIS_DATA_DIR, data/cache, ../shared/data");
     v.field("cache_dir", cache_dir, "tokenized-array cache; empty = $OASIS_CACHE_DIR or <repo>/.cache");
-    v.section("bigram_backcopy", bigram_backcopy);
+    components.visit(v);
   }
 };
 

@@ -90,12 +90,16 @@ std::vector<std::string> generate_bigram_backcopy(const BigramChain& chain, cons
   return out;
 }
 
+const BigramBackcopyOptions& bigram_backcopy_options(const DataConfig& data) {
+  return data.components.get<BigramBackcopyOptions>("bigram_backcopy");
+}
+
 namespace {
 
 // The dataset entry: documents of seq_len - 1 characters; with the end-of-text token after each and data.bos,
 // window k of a split is [BOS, document k] at token k * seq_len, which the window period keeps.
 Corpus bigram_backcopy_corpus(const DataConfig& data) {
-  const BigramBackcopyConfig& g = data.bigram_backcopy;
+  const BigramBackcopyOptions& g = bigram_backcopy_options(data);
   DataConfig source = data;
   source.dataset = g.source;
   const Corpus base = load_corpus(source);
@@ -133,6 +137,8 @@ Corpus bigram_backcopy_corpus(const DataConfig& data) {
   return c;
 }
 
+const bool bigram_backcopy_options_registered =
+    register_options<BigramBackcopyOptions>("bigram_backcopy", OptionsScope::data);
 const bool bigram_backcopy_registered = dataset_registry().add(
     "bigram_backcopy", {"Bigram-Backcopy (generated from data.bigram_backcopy.source): a sink forms fast", "",
                         [](const DataConfig& data, const std::filesystem::path&) { return bigram_backcopy_corpus(data); }});

@@ -17,7 +17,37 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/config_fields.h"
+
 namespace oasis {
+
+struct DataConfig;
+
+// The task's settings, the config section data.bigram_backcopy.*.
+struct BigramBackcopyOptions {
+  std::string source = "shakespeare";  // the corpus whose character bigrams the chain follows
+  int64_t triggers = 3;
+  int64_t train_sequences = 32768;
+  int64_t eval_sequences = 512;  // each of valid and test
+  int64_t seed = 0;              // the data's own seed: sweeping `seed` changes the model, not the task
+
+  template <class V>
+  void visit(V& v) {
+    v.field("source", source, "corpus whose character bigram statistics the sequences follow",
+            one_of({"shakespeare", "tinystories", "wikitext2", "ptb"}));
+    v.field("triggers", triggers, "number k of trigger characters (the next character copies the one before)",
+            between<int64_t>(1, 254));
+    v.field("train_sequences", train_sequences, "generated training sequences of data.seq_len tokens",
+            between<int64_t>(1, int64_t(1) << 24));
+    v.field("eval_sequences", eval_sequences, "generated sequences in each of valid and test",
+            between<int64_t>(1, int64_t(1) << 24));
+    v.field("seed", seed, "seed of the generated data (train, valid and test draw from disjoint streams)",
+            between<int64_t>(0, int64_t(1) << 62));
+  }
+};
+
+// The options of `data` (its data.bigram_backcopy section).
+const BigramBackcopyOptions& bigram_backcopy_options(const DataConfig& data);
 
 // A corpus's character statistics: which bytes occur, how often, and how often each follows each.
 class BigramChain {

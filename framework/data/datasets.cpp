@@ -141,13 +141,14 @@ const bool shakespeare_registered = dataset_registry().add(
                     [](const DataConfig&, const fs::path& dir) {
                       return single_file_corpus(require_file(dir, "input.txt", "shakespeare"));
                     }});
+const bool text_options_registered = register_options<TextFileOptions>("text", OptionsScope::data);
 const bool text_registered = dataset_registry().add(
-    "text", {"any UTF-8 text file (data.path): 90/5/5 split at line starts", "", [](const DataConfig& data, const fs::path&) {
-               const fs::path file = data.path;
+    "text", {"any UTF-8 text file (data.text.path): 90/5/5 split at line starts", "", [](const DataConfig& data, const fs::path&) {
+               const fs::path file = data.components.get<TextFileOptions>("text").path;
                if (fs::is_directory(file))
-                 throw ConfigError(fmt::format("data.path: '{}' is a directory; expected a text file", data.path));
+                 throw ConfigError(fmt::format("data.text.path: '{}' is a directory; expected a text file", file.string()));
                if (!fs::is_regular_file(file))
-                 throw RuntimeError(fmt::format("data.path: text file '{}' does not exist", data.path));
+                 throw RuntimeError(fmt::format("data.text.path: text file '{}' does not exist", file.string()));
                Corpus c = single_file_corpus(file);
                c.source = file;
                return c;

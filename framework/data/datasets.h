@@ -6,7 +6,7 @@
 //   c4          c4_validation_2k.jsonl: documents 0-1599 train, 1600-1799 valid, 1800-1999 test
 //   tinystories tinystories_val_sample.txt
 //   shakespeare input.txt
-//   text        data.path (any UTF-8 file)
+//   text        data.text.path (any UTF-8 file)
 //   bigram_backcopy  generated (data/bigram_backcopy.h) from data.bigram_backcopy.source's train split:
 //               train_sequences / eval_sequences / eval_sequences documents of data.seq_len - 1
 //               characters, each split from its own seed stream
@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/config_fields.h"
 #include "framework/core/registry.h"
 
 namespace oasis {
@@ -41,6 +42,15 @@ struct Corpus {
   std::shared_ptr<const BackcopyTask> backcopy;
 
   const std::vector<std::string>& split(const std::string& name) const;
+};
+
+// The config section data.text.* of the `text` dataset.
+struct TextFileOptions {
+  std::string path;
+  template <class V>
+  void visit(V& v) {
+    v.field("path", path, "the UTF-8 text file of dataset `text`");
+  }
 };
 
 struct DatasetEntry {

@@ -73,7 +73,7 @@ const Shim& shim() {
 void SentencePieceBpe::train(const std::vector<std::string>& train_documents, int64_t vocab_size,
                              const fs::path& model_path) {
   if (vocab_size < 300)
-    throw ConfigError(fmt::format("data.vocab_size: sentencepiece with byte fallback needs at least 300 pieces, got {}",
+    throw ConfigError(fmt::format("data.sentencepiece.vocab_size: sentencepiece with byte fallback needs at least 300 pieces, got {}",
                                   vocab_size));
   // sentencepiece reads sentences line by line from a file.
   const fs::path input = model_path.string() + fmt::format(".input.{}.txt", ::getpid());
@@ -177,15 +177,17 @@ std::string SentencePieceBpe::decode(const std::vector<int32_t>& ids) const {
 }
 
 namespace {
+const bool sentencepiece_options_registered = register_options<SentencePieceOptions>("sentencepiece", OptionsScope::data);
 const bool sentencepiece_registered = tokenizer_registry().add(
-    "sentencepiece", {"sentencepiece BPE with data.vocab_size pieces, trained on the train split and cached",
+    "sentencepiece", {"sentencepiece BPE with data.sentencepiece.vocab_size pieces, trained on the train split and cached",
                       [](const DataConfig& data, const Corpus& corpus) -> std::unique_ptr<Tokenizer> {
+                        const int64_t pieces = data.components.get<SentencePieceOptions>("sentencepiece").vocab_size;
                         const auto model = tokenizer_cache(data) / fmt::format("spm-{}-v{}-{}.model", corpus.dataset,
-                                                                               data.vocab_size, train_split_hash(corpus));
+                                                                               pieces, train_split_hash(corpus));
                         if (!std::filesystem::exists(model)) {
-                          log_line(fmt::format("training sentencepiece BPE ({} pieces) on {} train -> {}",
-                                               data.vocab_size, corpus.dataset, model.string()));
-                          SentencePieceBpe::train(corpus.split("train"), data.vocab_size, model);
+                          log_line(fmt::format("training sentencepiece BPE ({} pieces) on {} train -> {}", pieces,
+                                               corpus.dataset, model.string()));
+                          SentencePieceBpe::train(corpus.split("train"), pieces, model);
                         }
                         return std::make_unique<SentencePieceBpe>(model);
                       }});

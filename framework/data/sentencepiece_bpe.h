@@ -7,9 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/config_fields.h"
 #include "framework/data/tokenizer.h"
 
 namespace oasis {
+
+// The config section data.sentencepiece.*.
+struct SentencePieceOptions {
+  int64_t vocab_size = 4096;
+  template <class V>
+  void visit(V& v) {
+    v.field("vocab_size", vocab_size, "pieces of the trained vocabulary", between<int64_t>(300, 1 << 20));
+  }
+};
 
 class SentencePieceBpe : public Tokenizer {
  public:

@@ -1,7 +1,7 @@
 // The tokenizer interface and its registry (`data.tokenizer`), each entry registered beside its class:
 // `gpt2` (byte-level BPE, exactly GPT-2's; gpt2_bpe.cpp), `word` (the whitespace-word vocabulary of
 // WikiText-2/PTB, built from the train split; word_vocab.cpp), `sentencepiece` (BPE trained on the train
-// split with data.vocab_size pieces; sentencepiece_bpe.cpp) and `char` (one token per byte; char_vocab.cpp).
+// split with data.sentencepiece.vocab_size pieces; sentencepiece_bpe.cpp) and `char` (one token per byte; char_vocab.cpp).
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/core/config.h"
+#include "framework/data/sentencepiece_bpe.h"
 #include "framework/run/sweep.h"
 #include "framework/core/errors.h"
 #include "framework/core/paths.h"
@@ -135,7 +136,7 @@ TEST(ConfigErrors, CrossFieldRules) {
   e = error_of([&] { load_config(file, {"model.n_heads=4", "eval.context_len=64", "eval.stride=65"}); });
   EXPECT_NE(e.find("eval.stride: expected at most the context length 64"), std::string::npos) << e;
   e = error_of([&] { load_config(file, {"model.n_heads=4", "data.dataset=text"}); });
-  EXPECT_NE(e.find("data.path: expected the path of a text file"), std::string::npos) << e;
+  EXPECT_NE(e.find("data.text.path: expected the path of a text file"), std::string::npos) << e;
   e = error_of([&] { load_config(file, {"model.n_heads=4", "train.steps=10", "train.warmup_steps=20"}); });
   EXPECT_NE(e.find("train.warmup_steps: expected at most train.steps=10"), std::string::npos) << e;
 }
@@ -180,12 +181,18 @@ TEST(ConfigErrors, ComponentNamesComeFromTheRegistriesAndOptionsFromTheirSection
   e = error_of([&] { load_config(old, {}); });
   EXPECT_NE(e.find(old + ":2:3: model.gate_init: this key was renamed; write model.bondarenko.init"), std::string::npos)
       << e;
+  e = error_of([&] { load_config(file, {"data.vocab_size=512"}); });
+  EXPECT_NE(e.find("data.vocab_size: this key was renamed; write data.sentencepiece.vocab_size instead"),
+            std::string::npos) << e;
+  e = error_of([&] { load_config(file, {"data.dataset=text", "data.path=/x.txt"}); });
+  EXPECT_NE(e.find("data.path: this key was renamed; write data.text.path instead"), std::string::npos) << e;
   // ... while a run directory written before the move still loads, its values moved to the new keys.
   write_text(dir / "run" / "config.yaml",
              "experiment: x\nmodel:\n  preset: attnres-clipped\n  clip_alpha: 6\n  clip_zeta: 1\n  clip_length: 0\n"
-             "  gate_init: 0.25\n");
+             "  gate_init: 0.25\ndata:\n  tokenizer: sentencepiece\n  vocab_size: 1024\n  path: \"\"\n");
   const Config saved = load_run_config(dir / "run", {});
   EXPECT_EQ(saved.model.components.get<ClippedOptions>("clipped").alpha, 6.0);
+  EXPECT_EQ(saved.data.components.get<SentencePieceOptions>("sentencepiece").vocab_size, 1024);
   // The resolved config writes each section, and reads back the same.
   const std::string yaml = config_to_yaml(c);
   EXPECT_NE(yaml.find("clipped:\n    alpha: 3"), std::string::npos) << yaml;

@@ -27,8 +27,8 @@ DataConfig backcopy_data(int64_t sequences, int64_t seq_len = 64) {
   d.bos = true;
   d.seq_len = seq_len;
   d.cache_dir = test::shared_cache_dir();
-  d.bigram_backcopy.train_sequences = sequences;
-  d.bigram_backcopy.eval_sequences = 64;
+  d.components.get<BigramBackcopyOptions>("bigram_backcopy").train_sequences = sequences;
+  d.components.get<BigramBackcopyOptions>("bigram_backcopy").eval_sequences = 64;
   return d;
 }
 
@@ -91,7 +91,7 @@ TEST(BigramBackcopy, SameSeedSameDataAndSplitsFromDisjointStreams) {
   EXPECT_EQ(a.split("test"), b.split("test"));
   EXPECT_NE(a.split("valid"), a.split("test"));
   EXPECT_NE(a.split("train"), a.split("valid"));
-  d.bigram_backcopy.seed = 1;
+  d.components.get<BigramBackcopyOptions>("bigram_backcopy").seed = 1;
   EXPECT_NE(load_corpus(d).split("train"), a.split("train"));
 }
 

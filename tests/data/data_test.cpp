@@ -14,13 +14,15 @@
 #include "framework/data/gpt2_bpe.h"
 #include "framework/data/sentencepiece_bpe.h"
 #include "framework/data/token_data.h"
-#include "framework/data/word_vocab.h"
 #include "framework/core/text.h"
+#include "framework/data/word_vocab.h"
 #include "tests/test_util.h"
 
 namespace oasis {
 namespace {
 namespace fs = std::filesystem;
+
+std::string& text_path(DataConfig& d) { return d.components.get<TextFileOptions>("text").path; }
 
 DataConfig data_config(const std::string& dataset, const std::string& tokenizer) {
   DataConfig d;
@@ -117,7 +119,7 @@ TEST(Datasets, UserTextFile) {
   std::string text;
   for (int i = 0; i < 100; ++i) text += "line " + std::to_string(i) + "\n";
   DataConfig d = data_config("text", "word");
-  d.path = test::write_text(dir / "mine.txt", text);
+  text_path(d) = test::write_text(dir / "mine.txt", text);
   TokenizedData data = prepare_data(d);
   EXPECT_EQ(data.corpus.split("train")[0].substr(0, 7), "line 0\n");
   EXPECT_EQ(data.split("train").size() + data.split("valid").size() + data.split("test").size(), 300u);
@@ -136,16 +138,16 @@ TEST(Datasets, TextThatIsNotUtf8OrTooShortOrADirectoryIsRefusedNamingTheFile) {
   DataConfig d = data_config("text", "word");
   std::string text(500, 'a');
   text[300] = '\xff';
-  d.path = test::write_text(dir / "binary.txt", text);
-  EXPECT_NE(message_of(d).find("'" + d.path + "' is not valid UTF-8 text: byte offset 300 (0xff)"), std::string::npos)
+  text_path(d) = test::write_text(dir / "binary.txt", text);
+  EXPECT_NE(message_of(d).find("'" + text_path(d) + "' is not valid UTF-8 text: byte offset 300 (0xff)"), std::string::npos)
       << message_of(d);
-  d.path = test::write_text(dir / "overlong.txt", "ok \xc0\xaf");  // an overlong '/'
+  text_path(d) = test::write_text(dir / "overlong.txt", "ok \xc0\xaf");  // an overlong '/'
   EXPECT_NE(message_of(d).find("byte offset 3 (0xc0)"), std::string::npos) << message_of(d);
-  d.path = test::write_text(dir / "one-line.txt", "a single line without a newline");
+  text_path(d) = test::write_text(dir / "one-line.txt", "a single line without a newline");
   EXPECT_NE(message_of(d).find("split is empty (first 90% train"), std::string::npos) << message_of(d);
-  d.path = test::write_text(dir / "empty.txt", "");
+  text_path(d) = test::write_text(dir / "empty.txt", "");
   EXPECT_NE(message_of(d).find("is empty; expected text"), std::string::npos) << message_of(d);
-  d.path = dir.string();
+  text_path(d) = dir.string();
   EXPECT_NE(message_of(d).find("is a directory; expected a text file"), std::string::npos) << message_of(d);
   // Valid multi-byte text passes: 2-, 3- and 4-byte characters.
   EXPECT_FALSE(invalid_utf8_offset("a\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
@@ -193,7 +195,7 @@ TEST(TokenCache, SecondPreparationReadsTheCache) {
 
 TEST(SentencePiece, TrainedOnTheTrainSplitAndByteExact) {
   DataConfig d = data_config("shakespeare", "sentencepiece");
-  d.vocab_size = 512;
+  d.components.get<SentencePieceOptions>("sentencepiece").vocab_size = 512;
   TokenizedData data = prepare_data(d, {"valid"});
   EXPECT_EQ(data.tokenizer->vocab_size(), 512);
   const std::string& valid = data.corpus.split("valid")[0];

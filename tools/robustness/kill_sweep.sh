@@ -17,7 +17,7 @@ cat > "$config" <<YAML
 defaults: [model/standard]
 experiment: kill-sweep
 model: {d_model: 32, n_layers: 2, n_heads: 2, max_seq_len: 64}
-data: {dataset: shakespeare, tokenizer: sentencepiece, vocab_size: 512, seq_len: 32}
+data: {dataset: shakespeare, tokenizer: sentencepiece, sentencepiece: {vocab_size: 512}, seq_len: 32}
 train: {steps: 1000, batch_size: 8, warmup_steps: 20, log_every: 100, eval_every: 250, checkpoint_every: 50}
 eval: {max_tokens: 4000}
 quant: {schemes: [fp, w8a8]}
