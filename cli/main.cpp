@@ -29,7 +29,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run EXPERIMENT [key=value...] every cell of a sweep, in parallel or on Slurm (resumes, skips DONE)\n"
-    "  report RUNS_DIR               the paper's tables (outliers/sinks, perplexity, GSM8K) from finished runs\n"
+    "  report RUNS_DIR [report.k=v]  the paper's tables (outliers/sinks, perplexity, GSM8K) from finished runs\n"
     "  train CONFIG [key=value...]   train a model, evaluate it, write results.json (resumes a killed run)\n"
     "  eval RUN_DIR [key=value...]   evaluate a run's newest checkpoint (overrides e.g. eval.context_len=256)\n"
     "  models                        list the model presets\n"
