@@ -40,6 +40,11 @@ void validate(const Config& c, const ConfigTree& tree) {
   if (c.model.d_model % c.model.n_heads != 0)
     invalid(tree, "model.n_heads",
             fmt::format("expected a divisor of model.d_model={}, got {}", c.model.d_model, c.model.n_heads));
+  if (c.model.n_kv_heads > 0 && c.model.n_heads % c.model.n_kv_heads != 0)
+    invalid(tree, "model.n_kv_heads",
+            fmt::format("expected a divisor of model.n_heads={} (each key/value head serves a group of query heads), "
+                        "got {}",
+                        c.model.n_heads, c.model.n_kv_heads));
   if ((c.model.d_model / c.model.n_heads) % 2 != 0)
     invalid(tree, "model.n_heads",
             fmt::format("expected a head size d_model/n_heads that is even (RoPE rotates pairs), got {}",

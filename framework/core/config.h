@@ -60,6 +60,7 @@ struct ModelConfig {
   int64_t d_model = 128;
   int64_t n_layers = 4;
   int64_t n_heads = 4;
+  int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention); 0 = n_heads
   int64_t d_ff = 0;  // 0: SwiGLU's 8/3 * d_model rounded up to a multiple of 64
   int64_t max_seq_len = 1024;
   double rope_theta = 10000.0;
@@ -95,6 +96,8 @@ struct ModelConfig {
     v.field("d_model", d_model, "residual width", between<int64_t>(8, 65536));
     v.field("n_layers", n_layers, "transformer layers (each = attention + MLP sublayer)", between<int64_t>(1, 1024));
     v.field("n_heads", n_heads, "attention heads (must divide d_model)", between<int64_t>(1, 1024));
+    v.field("n_kv_heads", n_kv_heads, "key/value heads, each shared by n_heads / n_kv_heads query heads "
+            "(grouped-query attention); 0 = n_heads", between<int64_t>(0, 1024));
     v.field("d_ff", d_ff, "SwiGLU hidden width; 0 = 8/3*d_model rounded up to 64", between<int64_t>(0, 1 << 20));
     v.field("max_seq_len", max_seq_len, "longest sequence the RoPE tables cover", between<int64_t>(2, 1 << 20));
     v.field("rope_theta", rope_theta, "RoPE base frequency", between(1.0, 1e9));
@@ -103,6 +106,7 @@ struct ModelConfig {
     v.field("tie_embeddings", tie_embeddings, "share the input embedding with the LM head");
   }
   int64_t context_T() const { return context_len ? context_len : max_seq_len; }
+  int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
 };
 
 struct DataConfig {

@@ -14,7 +14,7 @@ namespace oasis {
 // Incremental decoding state of one batch: each layer's keys and values so far, which key positions
 // hold real tokens (false at left padding) and each row's next rotary position.
 struct KVCache {
-  std::vector<at::Tensor> keys, values;  // per layer, [B, H, S, D]
+  std::vector<at::Tensor> keys, values;  // per layer, [B, H_kv, S, D] (the key/value heads)
   at::Tensor key_valid;                  // [B, S] bool
   at::Tensor next_position;              // [B] int64
   int64_t length() const { return key_valid.defined() ? key_valid.size(1) : 0; }

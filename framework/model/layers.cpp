@@ -19,15 +19,20 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return rms_norm(x, weight, eps_);
 }
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len,
-                                                 double rope_theta, std::shared_ptr<ScoreNormalizer> normalizer_,
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads,
+                                                 int64_t max_seq_len, double rope_theta,
+                                                 std::shared_ptr<ScoreNormalizer> normalizer_,
                                                  std::shared_ptr<AttentionGate> gate_)
     : normalizer(std::move(normalizer_)),
       gate(std::move(gate_)),
       n_heads_(n_heads),
+      n_kv_heads_(n_kv_heads),
       head_dim_(d_model / n_heads),
       rotary_(d_model / n_heads, max_seq_len, rope_theta) {
-  wqkv = register_module("wqkv", torch::nn::Linear(torch::nn::LinearOptions(d_model, 3 * d_model).bias(false)));
+  TORCH_CHECK(n_kv_heads >= 1 && n_heads % n_kv_heads == 0, "attention: ", n_kv_heads,
+              " key/value heads do not divide ", n_heads, " query heads");
+  const int64_t projected = (n_heads + 2 * n_kv_heads) * head_dim_;
+  wqkv = register_module("wqkv", torch::nn::Linear(torch::nn::LinearOptions(d_model, projected).bias(false)));
   wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_model).bias(false)));
   register_module("normalizer", normalizer);
   if (gate) register_module("gate", gate);
@@ -36,12 +41,15 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_head
 AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse,
                                                  const AttentionStep* step) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = project(wqkv, x, compute_dtype).view({B, T, 3, n_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
-  at::Tensor q, k, v = qkv[2];  // [B, H, T, D]
+  // [B, T, H + 2 H_kv, D] -> query, key and value heads as [B, heads, T, D] views (strided, not copied).
+  auto qkv = project(wqkv, x, compute_dtype).view({B, T, n_heads_ + 2 * n_kv_heads_, head_dim_});
+  auto heads_of = [&](int64_t first, int64_t count) { return qkv.narrow(2, first, count).transpose(1, 2); };
+  const auto q_in = heads_of(0, n_heads_), k_in = heads_of(n_heads_, n_kv_heads_);
+  at::Tensor q, k, v = heads_of(n_heads_ + n_kv_heads_, n_kv_heads_);
   ScoreMask mask;
   if (step) {
-    q = rotary_.apply(qkv[0], *step->positions);
-    k = rotary_.apply(qkv[1], *step->positions);
+    q = rotary_.apply(q_in, *step->positions);
+    k = rotary_.apply(k_in, *step->positions);
     if (step->keys->defined()) {
       k = torch::cat({*step->keys, k}, 2);
       v = torch::cat({*step->values, v}, 2);
@@ -50,9 +58,13 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
     *step->values = v;
     mask.blocked = *step->blocked;
   } else {
-    q = rotary_.apply(qkv[0]);
-    k = rotary_.apply(qkv[1]);
+    q = rotary_.apply(q_in);
+    k = rotary_.apply(k_in);
     mask.causal = true;
+  }
+  if (n_kv_heads_ != n_heads_) {  // each key/value head serves its group of query heads
+    k = k.repeat_interleave(n_heads_ / n_kv_heads_, 1);
+    v = v.repeat_interleave(n_heads_ / n_kv_heads_, 1);
   }
   at::Tensor heads;  // [B, H, T, D]
   Normalized n;

@@ -38,8 +38,8 @@ TORCH_MODULE(RMSNorm);
 struct AttentionStep {
   const at::Tensor* positions;  // [B, T] rotary positions of the new tokens
   const at::Tensor* blocked;    // [B, 1, T, S] true where a query may not see a key (future or padding)
-  at::Tensor* keys;             // [B, H, S - T, D] before the call, [B, H, S, D] after (undefined when empty)
-  at::Tensor* values;
+  at::Tensor* keys;             // [B, H_kv, S - T, D] before the call, [B, H_kv, S, D] after (undefined when empty):
+  at::Tensor* values;           // the key/value heads only, not their copies per query head
 };
 
 struct AttentionResult {
@@ -50,7 +50,10 @@ struct AttentionResult {
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t max_seq_len, double rope_theta,
+  // n_kv_heads key/value heads, each shared by n_heads / n_kv_heads query heads (grouped-query attention:
+  // query head h uses key/value head h / group, as Hugging Face's Llama does); wqkv's rows are the query heads,
+  // then the key heads, then the value heads.
+  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads, int64_t max_seq_len, double rope_theta,
                           std::shared_ptr<ScoreNormalizer> normalizer, std::shared_ptr<AttentionGate> gate);
   // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate, heads (the concatenated
   // heads after the gate: the input of W_O), out (after W_O). The log-sum-exp is
@@ -67,7 +70,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   bool use_fused_attention = false;  // may run fused when no taps are attached (ComputeSettings)
 
  private:
-  int64_t n_heads_, head_dim_;
+  int64_t n_heads_, n_kv_heads_, head_dim_;
   Rotary rotary_;
 };
 TORCH_MODULE(CausalSelfAttention);

@@ -245,6 +245,9 @@ std::vector<ModelConfig> every_model() {
   mixed.normalizer = "sink";
   mixed.gate = "qwen_elementwise";
   out.push_back(mixed);
+  ModelConfig grouped = test::small_model("oasis", 3, 4);  // grouped-query attention: 2 key/value heads
+  grouped.n_kv_heads = 2;
+  out.push_back(grouped);
   return out;
 }
 

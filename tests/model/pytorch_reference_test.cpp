@@ -140,11 +140,12 @@ TEST_P(PyTorchReference, FiveStepsOfOurTrainer) {
   EXPECT_EQ(step, losses.size());
 }
 
-// Every entry of the fixture: the four presets and two OASIS variants (ab with per-head weights, depth EMA and
-// attention sites only; detached evidence at MLP sites only).
+// Every entry of the fixture: the four presets, two OASIS variants (ab with per-head weights, depth EMA and
+// attention sites only; detached evidence at MLP sites only) and grouped-query attention (4 query heads
+// sharing 2 key/value heads) for standard and oasis.
 INSTANTIATE_TEST_SUITE_P(Presets, PyTorchReference,
                          ::testing::Values("standard", "attnres", "attnres-softmax1", "oasis", "oasis-ab",
-                                           "oasis-detach-mlp"),
+                                           "oasis-detach-mlp", "standard-gqa", "oasis-gqa"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -1,7 +1,8 @@
 """Writes tests/fixtures/pytorch_reference.json: pinned numbers (llm.c style) of a tiny model of each of the
 presets standard, attnres, attnres-softmax1 and oasis, and of two more OASIS configurations that pin its other
 code paths (PRESETS below: oasis-ab = variant ab with per-head weights, depth EMA 0.5 and only the attention
-sites gated; oasis-detach-mlp = detached evidence, only the MLP sites gated), computed by the Python PyTorch
+sites gated; oasis-detach-mlp = detached evidence, only the MLP sites gated), and standard-gqa / oasis-gqa:
+grouped-query attention (4 query heads sharing 2 key/value heads in pairs, model.n_kv_heads), computed by the Python PyTorch
 presets of models.py in fp32 with attention written out (scores -> normalizer -> weighted sum: the C++
 `attention_kernel: written` path), so that a C++ test can hold framework/model and framework/train to an
 independent implementation at 1e-5 without shipping weights. Each entry's "config" holds its key=value
@@ -56,6 +57,10 @@ PRESETS = {
                  "model.oasis.ema_rate": 0.5, "model.oasis.sites": "attn"},
     # Gradients stopped at the null evidence, only the MLP sites gated.
     "oasis-detach-mlp": {"model.preset": "oasis", "model.oasis.detach": True, "model.oasis.sites": "mlp"},
+    # Grouped-query attention: 4 query heads (head_dim 8), 2 key/value heads, query head h reading kv head h // 2;
+    # wqkv [(4 + 2 * 2) * 8, 32] = [64, 32], rows: the query heads, the key heads, the value heads.
+    "standard-gqa": {"model.preset": "standard", "model.n_heads": 4, "model.n_kv_heads": 2},
+    "oasis-gqa": {"model.preset": "oasis", "model.n_heads": 4, "model.n_kv_heads": 2},
 }
 VOCAB, D_MODEL, N_HEADS, N_LAYERS, BATCH, SEQ = 61, 32, 2, 2, 2, 16
 STEPS = 5
@@ -64,7 +69,8 @@ LOGIT_POSITIONS, LOGIT_VOCAB = (0, 1, SEQ - 1), 8
 # The run configuration as C++ key=value overrides (framework/core/config.h names). Everything here is either
 # the fixture's size or the C++ default, stated so the test does not depend on the defaults staying put.
 # model.router / normalizer / gate / null_signal stay "" (the preset's choice, framework/model/presets.cpp);
-# model.preset is per preset (presets.<name>.config).
+# model.preset is per preset (presets.<name>.config). model.n_kv_heads (0 = n_heads) is not stated here, only in
+# the entries that set it (the *-gqa entries), so the other entries do not need the key.
 CONFIG = {
     "device": "cpu",
     "precision": "fp32",
@@ -111,7 +117,6 @@ CONSTRUCTOR_VALUES = {
     "null_scale": 0.0,
     "null_bias": GATE_BIAS_INIT,
     "null_source_penalty": NULL_SOURCE_PENALTY_INIT,
-    "null_head_weights": 1.0 / N_HEADS,
 }
 NORM_GAIN = 1.0  # <module>norm.weight: attn_norm, mlp_norm, final_norm, key_norm
 
@@ -128,10 +133,12 @@ TOKEN_RULE = ("t[b, i] = (31*b + 7*i + 3*i*i) % vocab_size for b in 0..batch_siz
               "columns); inputs t[:, :-1], targets t[:, 1:]")
 
 
-def constructor_value(name):
+def constructor_value(name, heads):
     module, _, leaf = name.rpartition(".")
     if leaf == "weight" and module.rpartition(".")[2].endswith("norm"):
         return NORM_GAIN
+    if leaf == "null_head_weights":
+        return 1.0 / heads
     if leaf in CONSTRUCTOR_VALUES:
         return CONSTRUCTOR_VALUES[leaf]
     raise KeyError(f"no constructor value known for vector parameter {name}")
@@ -150,8 +157,9 @@ def oasis_options(config):
 def build(entry):
     """The entry's model with the weight rule applied; checks the constructor values the rule relies on."""
     config = entry_config(entry)
-    model = Transformer(config["model.preset"], VOCAB, D_MODEL, N_LAYERS, N_HEADS, SEQ, fused=False,
-                        oasis=oasis_options(config))
+    heads = config["model.n_heads"]
+    model = Transformer(config["model.preset"], VOCAB, D_MODEL, N_LAYERS, heads, SEQ, fused=False,
+                        oasis=oasis_options(config), kv_heads=config.get("model.n_kv_heads", 0) or heads)
     named = dict(model.named_parameters())
     with torch.no_grad():
         for p_index, name in enumerate(sorted(named)):
@@ -161,7 +169,7 @@ def build(entry):
             if param.dim() >= 2:
                 value = 0.05 * wave
             else:
-                c = constructor_value(name)
+                c = constructor_value(name, heads)
                 # models.py's own constructor value must be the C++ one the rule names.
                 assert torch.equal(param, torch.full_like(param, c)), (name, param)
                 value = c + 0.1 * wave
@@ -233,7 +241,7 @@ def grad_norms_fp64(entry, inputs, targets):
     """The gradient norms of `loss` from the same model and the same (fp32) weights run in float64 throughout:
     weights, RoPE tables (recomputed, not the fp32 ones widened), logits and cross-entropy."""
     model = build(entry).double()
-    cos, sin = rotary_tables(D_MODEL // N_HEADS, SEQ, dtype=torch.float64)
+    cos, sin = rotary_tables(D_MODEL // entry_config(entry)["model.n_heads"], SEQ, dtype=torch.float64)
     model.cos, model.sin = cos, sin
     logits = model(inputs)
     F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1)).backward()

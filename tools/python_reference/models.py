@@ -135,18 +135,32 @@ def softmax1_fused(q, k, v):
 
 class CausalSelfAttention(torch.nn.Module):
     """On the normalized input. Returns the output and, for softmax1, each query's LSE of the real scores
-    [B, H, T] (the OASIS null evidence is its negative), else None."""
+    [B, H, T] (the OASIS null evidence is its negative), else None. Grouped-query attention with kv_heads <
+    heads (model.n_kv_heads): wqkv's rows are the `heads` query heads, then the kv_heads key heads, then the
+    kv_heads value heads (head_dim = d / heads each); query head h reads key/value head h // (heads /
+    kv_heads) (Hugging Face Llama's repeat_kv: repeat_interleave over the head axis)."""
 
-    def __init__(self, d, heads, softmax1, fused):
+    def __init__(self, d, heads, softmax1, fused, kv_heads=None):
         super().__init__()
-        self.heads, self.softmax1, self.fused = heads, softmax1, fused
-        self.wqkv = torch.nn.Linear(d, 3 * d, bias=False)
+        kv_heads = kv_heads or heads
+        assert d % heads == 0 and heads % kv_heads == 0, (d, heads, kv_heads)
+        self.heads, self.kv_heads, self.softmax1, self.fused = heads, kv_heads, softmax1, fused
+        self.wqkv = torch.nn.Linear(d, (heads + 2 * kv_heads) * (d // heads), bias=False)
         self.wo = torch.nn.Linear(d, d, bias=False)
 
     def forward(self, x, cos, sin):
         B, T, C = x.shape
-        qkv = self.wqkv(x).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = rotate(qkv[0], cos, sin), rotate(qkv[1], cos, sin), qkv[2]
+        D = C // self.heads
+        if self.kv_heads == self.heads:
+            qkv = self.wqkv(x).view(B, T, 3, self.heads, D).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+        else:
+            q, k, v = self.wqkv(x).split([self.heads * D, self.kv_heads * D, self.kv_heads * D], dim=-1)
+            q, k, v = (t.view(B, T, -1, D).transpose(1, 2) for t in (q, k, v))
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if self.kv_heads != self.heads:  # [B, kv_heads, T, D] -> [B, heads, T, D]
+            group = self.heads // self.kv_heads
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         lse = None
         if self.softmax1:
             heads, lse = (softmax1_fused if self.fused else softmax1_written)(q, k, v)
@@ -251,10 +265,11 @@ class DepthSources:
 
 
 class DecoderBlock(torch.nn.Module):
-    def __init__(self, d, heads, hidden, preset, fused, first, last, null, sites):
+    def __init__(self, d, heads, hidden, preset, fused, first, last, null, sites, kv_heads=None):
         super().__init__()
         self.attn_norm = RMSNorm(d)
-        self.attn = CausalSelfAttention(d, heads, softmax1=preset in SOFTMAX1_PRESETS, fused=fused)
+        self.attn = CausalSelfAttention(d, heads, softmax1=preset in SOFTMAX1_PRESETS, fused=fused,
+                                        kv_heads=kv_heads)
         self.mlp_norm = RMSNorm(d)
         self.mlp = SwiGLU(d, hidden)
         self.null_head_weights = None
@@ -272,9 +287,10 @@ class DecoderBlock(torch.nn.Module):
 
 
 class Transformer(torch.nn.Module):
-    """framework/model/transformer.cpp for one of PRESETS. `fused`: the attention kernel (see the top)."""
+    """framework/model/transformer.cpp for one of PRESETS. `fused`: the attention kernel (see the top).
+    `kv_heads`: model.n_kv_heads, the key/value heads of grouped-query attention (None or 0 = heads)."""
 
-    def __init__(self, preset, vocab, d, layers, heads, seq, fused=True, oasis=OasisOptions()):
+    def __init__(self, preset, vocab, d, layers, heads, seq, fused=True, oasis=OasisOptions(), kv_heads=None):
         super().__init__()
         assert preset in PRESETS, preset
         self.preset = preset
@@ -282,7 +298,8 @@ class Transformer(torch.nn.Module):
         hidden = ((8 * d + 2) // 3 + 63) // 64 * 64
         self.embed = torch.nn.Embedding(vocab, d)
         self.blocks = torch.nn.ModuleList(
-            DecoderBlock(d, heads, hidden, preset, fused, i == 0, i == layers - 1, self.null, oasis.sites)
+            DecoderBlock(d, heads, hidden, preset, fused, i == 0, i == layers - 1, self.null, oasis.sites,
+                         kv_heads=kv_heads)
             for i in range(layers))
         if preset != "standard":
             self.final_route = DepthRouter(d, mixes=True, null_gate=False, aware_sources=self.null.aware_sources)
