@@ -34,8 +34,8 @@ int cmd_report(const std::vector<std::string>& args) {
   if (parsed.positional.empty()) throw ConfigError("oasis report: expected a RUNS_DIR (see `oasis report --help`)");
   const std::string runs_dir = parsed.positional[0];
   const std::vector<std::string> overrides(parsed.positional.begin() + 1, parsed.positional.end());
-  const auto runs = collect_runs(runs_dir);
-  const std::string text = render_report(build_report(runs, report_settings(runs_dir, runs, overrides)), format);
+  const RunsFound found = collect_runs(runs_dir);
+  const std::string text = render_report(build_report(found.runs, report_settings(found, overrides)), format);
   if (out.empty()) {
     std::fputs(text.c_str(), stdout);
   } else {

@@ -240,9 +240,10 @@ Aggregate aggregate(const std::vector<double>& values) {
   return a;
 }
 
-std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
+RunsFound collect_runs(const fs::path& runs_dir) {
   if (!fs::is_directory(runs_dir)) throw ConfigError(fmt::format("oasis report: '{}' is not a directory", runs_dir.string()));
-  std::vector<RunSample> runs;
+  RunsFound found;
+  std::vector<RunSample>& runs = found.runs;
   std::set<fs::path> seen;
   std::vector<fs::path> plans;  // experiments' plan.json, read once every run directory is known
   for (auto it = fs::recursive_directory_iterator(runs_dir); it != fs::recursive_directory_iterator(); ++it) {
@@ -265,6 +266,11 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
   for (const auto& file : plans) {
     try {
       const auto plan = read_json_file(file);
+      if (const auto named = plan.find("file"); named != plan.end() && named->is_string() &&
+                                                fs::is_regular_file(named->get<std::string>()) &&
+                                                std::find(found.experiment_files.begin(), found.experiment_files.end(),
+                                                          named->get<std::string>()) == found.experiment_files.end())
+        found.experiment_files.emplace_back(named->get<std::string>());
       for (const auto& cell : plan.at("cells")) {
         const fs::path dir = file.parent_path() / cell.at("id").get<std::string>();
         if (seen.count(fs::weakly_canonical(dir))) continue;
@@ -280,7 +286,7 @@ std::vector<RunSample> collect_runs(const fs::path& runs_dir) {
     }
   }
   std::sort(runs.begin(), runs.end(), [](const RunSample& a, const RunSample& b) { return a.dir < b.dir; });
-  return runs;
+  return found;
 }
 
 namespace {
@@ -310,30 +316,27 @@ ReportConfig agreed(const std::vector<std::pair<std::string, ReportConfig>>& sec
 
 }  // namespace
 
-ReportConfig report_settings(const fs::path& runs_dir, const std::vector<RunSample>& runs,
-                             const std::vector<std::string>& overrides) {
+ReportConfig report_settings(const RunsFound& found, const std::vector<std::string>& overrides) {
   for (const auto& o : overrides)
     if (o.rfind("report.", 0) != 0)
       throw ConfigError(fmt::format("oasis report: `{}`: only report.* settings can be given here", o));
-  // The experiment files that planned the runs, as they are now (plan.json names each).
+  // `base` with the command line's report.* settings applied, checked like any config.
+  auto with_overrides = [&](const ReportConfig& base) {
+    Config c;
+    c.report = base;
+    ConfigTree tree = config_tree_from_string(config_to_yaml(c), "(report section)");
+    apply_overrides(tree, overrides);
+    return config_from_tree(tree).report;
+  };
+  // The experiment files that planned the runs, as they are now; without them, the sections saved with the
+  // runs (oasis train runs, or experiment files since moved); without runs, the defaults.
   std::vector<std::pair<std::string, ReportConfig>> sections;
-  for (auto it = fs::recursive_directory_iterator(runs_dir); it != fs::recursive_directory_iterator(); ++it) {
-    if (it.depth() > 2 || it->path().filename() != "plan.json") continue;
-    try {
-      const fs::path file = read_json_file(it->path()).at("file").get<std::string>();
-      if (fs::is_regular_file(file)) sections.emplace_back(file.string(), load_experiment(file, overrides).cells.front().config.report);
-    } catch (const nlohmann::json::exception&) {  // an older or damaged plan: its runs' own sections stand in
-    } catch (const RuntimeError&) {
-    }
-  }
-  if (!sections.empty()) return agreed(sections);
-  // Without them, the sections saved with the runs (oasis train runs, or experiment files since moved).
-  for (const auto& r : runs)
-    if (r.report) sections.emplace_back(r.dir.string(), load_run_config(r.dir, overrides).report);
-  if (!sections.empty()) return agreed(sections);
-  ConfigTree tree = config_tree_from_string("{}", "(command line)");
-  apply_overrides(tree, overrides);
-  return config_from_tree(tree).report;
+  for (const auto& file : found.experiment_files)
+    sections.emplace_back(file.string(), with_overrides(load_experiment(file, {}).cells.front().config.report));
+  if (sections.empty())
+    for (const auto& r : found.runs)
+      if (r.report) sections.emplace_back(r.dir.string(), with_overrides(*r.report));
+  return sections.empty() ? with_overrides(ReportConfig{}) : agreed(sections);
 }
 
 Report build_report(const std::vector<RunSample>& runs, const ReportConfig& rc) {

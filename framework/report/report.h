@@ -34,8 +34,13 @@ struct RunSample {
   std::string unreadable;  // why its config.yaml or results.json could not be read (then not done)
 };
 
+struct RunsFound {
+  std::vector<RunSample> runs;
+  std::vector<std::filesystem::path> experiment_files;  // named by the plan.json files found, where they exist
+};
+
 // Run directories under `runs_dir` (any depth up to 3), plus planned-but-absent cells from plan.json.
-std::vector<RunSample> collect_runs(const std::filesystem::path& runs_dir);
+RunsFound collect_runs(const std::filesystem::path& runs_dir);
 
 struct ReportTable {
   std::string title;
@@ -52,8 +57,7 @@ struct Report {
 // The report section: the one of the experiment files that planned the runs (plan.json names them), as they
 // are now; without any, the one saved with the runs; without runs, the defaults; then `overrides`
 // (report.key=value). Sources that disagree are an error naming both.
-ReportConfig report_settings(const std::filesystem::path& runs_dir, const std::vector<RunSample>& runs,
-                             const std::vector<std::string>& overrides);
+ReportConfig report_settings(const RunsFound& found, const std::vector<std::string>& overrides);
 
 Report build_report(const std::vector<RunSample>& runs, const ReportConfig& settings);
 

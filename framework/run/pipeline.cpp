@@ -266,17 +266,16 @@ void finetune_and_score(Session& s, nlohmann::json& results, bool train) {
 // Puts a finished evaluation in place. A perplexity that is not a finite number means the evaluation is
 // broken, not a result: it is refused, and the previous results.json and stats.h5 stay as they were.
 void commit_results(const fs::path& run_dir, const nlohmann::json& results) {
-  parse_results(results, (run_dir / "results.json").string());  // what readers would refuse is never written
-  for (const auto& [scheme, splits] : results.at("perplexity").items())
-    for (const auto& [split, r] : splits.items()) {
-      const auto& ppl = r.at("perplexity");  // NaN is stored as null
-      if (!ppl.is_number() || !std::isfinite(ppl.get<double>())) {
+  // What readers would refuse is never written; the same reading finds a broken perplexity.
+  const RunResults parsed = parse_results(results, (run_dir / "results.json").string());
+  for (const auto& [scheme, splits] : parsed.perplexity)
+    for (const auto& [split, ppl] : splits)
+      if (!std::isfinite(ppl)) {  // JSON stores NaN and infinities as null
         fs::remove(run_dir / kPendingStats);
-        throw RuntimeError(fmt::format("{} perplexity on {} is {}; nothing written, the previous results.json and "
+        throw RuntimeError(fmt::format("{} perplexity on {} is null; nothing written, the previous results.json and "
                                        "stats.h5 in '{}' are unchanged",
-                                       scheme, split, ppl.dump(), run_dir.string()));
+                                       scheme, split, run_dir.string()));
       }
-    }
   if (fs::exists(run_dir / kPendingStats)) {
     fs::rename(run_dir / kPendingStats, run_dir / "stats.h5");
     write_digest_sidecar(run_dir / "stats.h5");

@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 Report report_of(const fs::path& root, const std::vector<std::string>& overrides = {}) {
-  const auto runs = collect_runs(root);
-  return build_report(runs, report_settings(root, runs, overrides));
+  const RunsFound found = collect_runs(root);
+  return build_report(found.runs, report_settings(found, overrides));
 }
 
 // A fixture runs directory with hand-chosen numbers.
