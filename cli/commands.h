@@ -17,4 +17,8 @@ int cmd_report(const std::vector<std::string>& args);
 // oasis inspect FILE.h5 [PATH]
 int cmd_inspect(const std::vector<std::string>& args);
 
+// oasis import-hf DIR --out RUN_DIR [key=value...]; oasis export-hf RUN_DIR --out DIR
+int cmd_import_hf(const std::vector<std::string>& args);
+int cmd_export_hf(const std::vector<std::string>& args);
+
 }  // namespace oasis

@@ -1,4 +1,4 @@
-// The `oasis` command line: subcommands run, report, train, eval, models, bench and inspect. Exit codes: 0 ok, 1 runtime failure,
+// The `oasis` command line: subcommands run, report, train, eval, models, bench, inspect, import-hf and export-hf. Exit codes: 0 ok, 1 runtime failure,
 // 2 usage or config error. Each subcommand has --help.
 #include <cstdio>
 #include <iostream>
@@ -35,6 +35,8 @@ const char* kUsage =
     "  models                        list the model presets\n"
     "  bench CONFIG [key=value...]   training tokens/s and peak memory per preset, overhead vs standard\n"
     "  inspect FILE.h5 [PATH]        summarise a stats.h5 file (or print one group or dataset of it)\n"
+    "  import-hf DIR --out RUN_DIR   a Hugging Face checkpoint (Llama family) as a run directory\n"
+    "  export-hf RUN_DIR --out DIR   a run as a Hugging Face checkpoint (transformers loads standard runs)\n"
     "  --version                     code, LibTorch and CUDA versions, GPUs, OpenMP runtime, threads\n"
     "\n"
     "`oasis <command> --help` explains a command; exit codes: 0 ok, 1 runtime failure, 2 usage/config error,\n"
@@ -113,7 +115,8 @@ int print_version() {
 int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", cmd_train}, {"eval", cmd_eval}, {"models", cmd_models}, {"bench", cmd_bench},
-      {"inspect", cmd_inspect}, {"run", cmd_run}, {"report", cmd_report}};
+      {"inspect", cmd_inspect}, {"run", cmd_run}, {"report", cmd_report}, {"import-hf", cmd_import_hf},
+      {"export-hf", cmd_export_hf}};
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

@@ -37,18 +37,18 @@ std::optional<YAML::Node> find_key(const ConfigTree& tree, const std::string& ke
 
 // Rules that involve more than one key.
 void validate(const Config& c, const ConfigTree& tree) {
-  if (c.model.d_model % c.model.n_heads != 0)
+  if (c.model.head_dim == 0 && c.model.d_model % c.model.n_heads != 0)
     invalid(tree, "model.n_heads",
-            fmt::format("expected a divisor of model.d_model={}, got {}", c.model.d_model, c.model.n_heads));
+            fmt::format("expected a divisor of model.d_model={} (or an explicit model.head_dim), got {}",
+                        c.model.d_model, c.model.n_heads));
   if (c.model.n_kv_heads > 0 && c.model.n_heads % c.model.n_kv_heads != 0)
     invalid(tree, "model.n_kv_heads",
             fmt::format("expected a divisor of model.n_heads={} (each key/value head serves a group of query heads), "
                         "got {}",
                         c.model.n_heads, c.model.n_kv_heads));
-  if ((c.model.d_model / c.model.n_heads) % 2 != 0)
-    invalid(tree, "model.n_heads",
-            fmt::format("expected a head size d_model/n_heads that is even (RoPE rotates pairs), got {}",
-                        c.model.d_model / c.model.n_heads));
+  if (c.model.head_size() % 2 != 0)
+    invalid(tree, c.model.head_dim ? "model.head_dim" : "model.n_heads",
+            fmt::format("expected an even head size (RoPE rotates pairs), got {}", c.model.head_size()));
   if (c.model.attnres_blocks > 0 && (2 * c.model.n_layers) % c.model.attnres_blocks != 0)
     invalid(tree, "model.attnres_blocks",
             fmt::format("expected a divisor of the {} sublayers (2 * model.n_layers), got {}", 2 * c.model.n_layers,

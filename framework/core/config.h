@@ -61,12 +61,14 @@ struct ModelConfig {
   int64_t n_layers = 4;
   int64_t n_heads = 4;
   int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention); 0 = n_heads
+  int64_t head_dim = 0;    // per-head width of queries, keys and values; 0 = d_model / n_heads
   int64_t d_ff = 0;  // 0: SwiGLU's 8/3 * d_model rounded up to a multiple of 64
   int64_t max_seq_len = 1024;
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;
   double init_std = 0.02;
   bool tie_embeddings = true;
+  std::string init_from;  // a run directory whose newest checkpoint initialises the model (train/init_from.h)
   // Components; "" takes the preset's choice, anything else overrides it.
   std::string router;       // a name from the router registry (model/routers.h)
   int64_t attnres_blocks = 0;  // 0: one block per transformer layer; 2 * n_layers = Full AttnRes
@@ -98,15 +100,20 @@ struct ModelConfig {
     v.field("n_heads", n_heads, "attention heads (must divide d_model)", between<int64_t>(1, 1024));
     v.field("n_kv_heads", n_kv_heads, "key/value heads, each shared by n_heads / n_kv_heads query heads "
             "(grouped-query attention); 0 = n_heads", between<int64_t>(0, 1024));
+    v.field("head_dim", head_dim, "width of each query/key/value head (even: RoPE rotates pairs); 0 = d_model / n_heads",
+            between<int64_t>(0, 65536));
     v.field("d_ff", d_ff, "SwiGLU hidden width; 0 = 8/3*d_model rounded up to 64", between<int64_t>(0, 1 << 20));
     v.field("max_seq_len", max_seq_len, "longest sequence the RoPE tables cover", between<int64_t>(2, 1 << 20));
     v.field("rope_theta", rope_theta, "RoPE base frequency", between(1.0, 1e9));
     v.field("norm_eps", norm_eps, "RMSNorm epsilon", between(0.0, 1.0));
     v.field("init_std", init_std, "std of the normal init of embeddings and linears", between(1e-6, 10.0));
     v.field("tie_embeddings", tie_embeddings, "share the input embedding with the LM head");
+    v.field("init_from", init_from, "run directory (e.g. an import-hf run) whose newest checkpoint initialises the "
+            "model; parameters it lacks (routing queries, gates) keep their init and train at train.new_lr");
   }
   int64_t context_T() const { return context_len ? context_len : max_seq_len; }
   int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
+  int64_t head_size() const { return head_dim ? head_dim : d_model / n_heads; }
 };
 
 struct DataConfig {
@@ -137,6 +144,7 @@ struct TrainConfig {
   int64_t batch_size = 16;
   int64_t grad_accum = 1;
   double lr = 1e-3;
+  double new_lr = 0.0;  // peak LR of the parameters model.init_from does not supply; 0 = lr
   double min_lr_ratio = 0.1;
   int64_t warmup_steps = 100;
   double weight_decay = 0.1;
@@ -159,6 +167,8 @@ struct TrainConfig {
     v.field("batch_size", batch_size, "sequences per micro-batch", between<int64_t>(1, 1 << 20));
     v.field("grad_accum", grad_accum, "micro-batches per optimizer step", between<int64_t>(1, 1 << 16));
     v.field("lr", lr, "peak learning rate", between(0.0, 10.0));
+    v.field("new_lr", new_lr, "peak learning rate of the parameters model.init_from does not supply (same schedule); "
+            "0 = lr", between(0.0, 10.0));
     v.field("min_lr_ratio", min_lr_ratio, "final LR of the cosine decay, as a fraction of lr", between(0.0, 1.0));
     v.field("warmup_steps", warmup_steps, "linear warmup steps", between<int64_t>(0, int64_t(1) << 40));
     v.field("weight_decay", weight_decay, "AdamW decoupled weight decay", between(0.0, 10.0));

@@ -4,20 +4,22 @@
 #pragma once
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "framework/core/regex.h"
+#include "framework/data/byte_level_bpe.h"
 #include "framework/data/tokenizer.h"
 
 namespace oasis {
+
+// GPT-2's pre-tokenizer (openai/gpt-2 encoder.py), also the one tokenizers' ByteLevel pre-tokenizer applies.
+extern const char* const kGpt2Pattern;
 
 class Gpt2Bpe : public Tokenizer {
  public:
   // `dir` holds encoder.json and vocab.bpe.
   explicit Gpt2Bpe(const std::filesystem::path& dir);
-  ~Gpt2Bpe() override;
 
   std::vector<int32_t> encode(std::string_view text) const override;
   std::string decode(const std::vector<int32_t>& ids) const override;
@@ -27,17 +29,10 @@ class Gpt2Bpe : public Tokenizer {
   std::string cache_key() const override { return "gpt2"; }
 
  private:
-  void bpe(const std::string& piece, std::vector<int32_t>& out) const;
-
-  struct Regex;
-  std::unique_ptr<Regex> regex_;
-  std::unordered_map<std::string, int32_t> token_to_id_;  // token in GPT-2's unicode-mapped form
-  std::vector<std::string> id_to_bytes_;                  // raw bytes of each token
-  std::unordered_map<std::string, int32_t> merge_rank_;   // "left right" -> rank
-  std::string byte_to_unicode_[256];
+  Regex regex_;
+  std::unique_ptr<ByteLevelBpe> bpe_;
+  std::vector<std::string> id_to_bytes_;  // raw bytes of each token
   int32_t end_of_text_ = -1;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
-  mutable std::mutex cache_mutex_;
 };
 
 }  // namespace oasis

@@ -3,7 +3,7 @@
 //   bondarenko        pi_{t,h} = sigmoid(G_h(x_{t,h})), G_h = Linear(d_head -> 1) on head h's slice of the
 //                     normalized block input; bias = logit(model.bondarenko.init) (0.25 by default)
 //   qwen_headwise     Y_h *= sigmoid(x W), W: d -> H        (Qwen G1, one scalar per head)
-//   qwen_elementwise  Y   *= sigmoid(x W), W: d -> H*d_head (Qwen G1, elementwise)
+//   qwen_elementwise  Y   *= sigmoid(x W), W: d -> H*head_dim (Qwen G1, elementwise)
 // A new gate is one file that defines its class and registers it (docs/extending.md).
 #pragma once
 #include <functional>
@@ -28,6 +28,7 @@ class AttentionGate : public torch::nn::Module {
 struct GateContext {
   int64_t d_model = 0;
   int64_t n_heads = 1;
+  int64_t head_dim = 0;  // width of each attention head (the heads' tensor is [B, H, T, head_dim])
   const ComponentSections* options = nullptr;
 };
 

@@ -20,27 +20,27 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads,
-                                                 int64_t max_seq_len, double rope_theta,
+                                                 int64_t head_dim, int64_t max_seq_len, double rope_theta,
                                                  std::shared_ptr<ScoreNormalizer> normalizer_,
                                                  std::shared_ptr<AttentionGate> gate_)
     : normalizer(std::move(normalizer_)),
       gate(std::move(gate_)),
       n_heads_(n_heads),
       n_kv_heads_(n_kv_heads),
-      head_dim_(d_model / n_heads),
-      rotary_(d_model / n_heads, max_seq_len, rope_theta) {
+      head_dim_(head_dim),
+      rotary_(head_dim, max_seq_len, rope_theta) {
   TORCH_CHECK(n_kv_heads >= 1 && n_heads % n_kv_heads == 0, "attention: ", n_kv_heads,
               " key/value heads do not divide ", n_heads, " query heads");
   const int64_t projected = (n_heads + 2 * n_kv_heads) * head_dim_;
   wqkv = register_module("wqkv", torch::nn::Linear(torch::nn::LinearOptions(d_model, projected).bias(false)));
-  wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(d_model, d_model).bias(false)));
+  wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(n_heads * head_dim_, d_model).bias(false)));
   register_module("normalizer", normalizer);
   if (gate) register_module("gate", gate);
 }
 
 AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Taps& taps, bool want_lse,
                                                  const AttentionStep* step) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  const int64_t B = x.size(0), T = x.size(1);
   // [B, T, H + 2 H_kv, D] -> query, key and value heads as [B, heads, T, D] views (strided, not copied).
   auto qkv = project(wqkv, x, compute_dtype).view({B, T, n_heads_ + 2 * n_kv_heads_, head_dim_});
   auto heads_of = [&](int64_t first, int64_t count) { return qkv.narrow(2, first, count).transpose(1, 2); };
@@ -84,7 +84,7 @@ AttentionResult CausalSelfAttentionImpl::forward(const torch::Tensor& x, const T
     heads = torch::matmul(probs.to(compute_dtype), v);
   }
   if (gate) heads = gate->forward(heads, x, taps);
-  auto concatenated = taps.site("heads", heads.transpose(1, 2).reshape({B, T, C}));
+  auto concatenated = taps.site("heads", heads.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
   auto out = project(wo, concatenated, compute_dtype).to(x.scalar_type());
   taps.emit("out", out);
   return {out, n.lse, n.null_mass};

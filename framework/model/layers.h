@@ -53,7 +53,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // n_kv_heads key/value heads, each shared by n_heads / n_kv_heads query heads (grouped-query attention:
   // query head h uses key/value head h / group, as Hugging Face's Llama does); wqkv's rows are the query heads,
   // then the key heads, then the value heads.
-  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads, int64_t max_seq_len, double rope_theta,
+  CausalSelfAttentionImpl(int64_t d_model, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t max_seq_len,
+                          double rope_theta,
                           std::shared_ptr<ScoreNormalizer> normalizer, std::shared_ptr<AttentionGate> gate);
   // x: the normalized block input [B, T, d]. Taps: probs, lse, null_mass, gate, heads (the concatenated
   // heads after the gate: the input of W_O), out (after W_O). The log-sum-exp is

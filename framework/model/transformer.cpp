@@ -12,10 +12,10 @@ int64_t swiglu_hidden(const ModelConfig& config) {
 
 DecoderBlockImpl::DecoderBlockImpl(const ModelConfig& c, const ModelComponents& m) {
   attn_norm = register_module("attn_norm", RMSNorm(c.d_model, c.norm_eps));
-  attn = register_module("attn", CausalSelfAttention(c.d_model, c.n_heads, c.kv_heads(), c.max_seq_len,
-                                                     c.rope_theta,
+  attn = register_module("attn", CausalSelfAttention(c.d_model, c.n_heads, c.kv_heads(), c.head_size(),
+                                                     c.max_seq_len, c.rope_theta,
                                                      make_normalizer(m.normalizer, {c.n_heads, c.context_T(), &c.components}),
-                                                     make_gate(m.gate, {c.d_model, c.n_heads, &c.components})));
+                                                     make_gate(m.gate, {c.d_model, c.n_heads, c.head_size(), &c.components})));
   mlp_norm = register_module("mlp_norm", RMSNorm(c.d_model, c.norm_eps));
   mlp = register_module("mlp", SwiGLU(c.d_model, swiglu_hidden(c)));
 }

@@ -16,13 +16,16 @@ std::string optimizer_name(const torch::optim::Optimizer& optimizer) {
   return "adamw";
 }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& t) {
-  std::vector<torch::Tensor> decay, no_decay;
+std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& t,
+                                                    const std::set<std::string>& new_parameters) {
+  std::vector<torch::Tensor> decay, no_decay, new_decay, new_no_decay;
   for (const auto& p : model.named_parameters()) {
     // Matrices decay; vectors and scalars (norm gains, routing queries, gate biases, sink logits) and
     // embeddings do not, unless asked.
     const bool exempt = p.value().dim() < 2 || p.key().find("embed") != std::string::npos;
-    (exempt && !t.decay_norms_and_embeddings ? no_decay : decay).push_back(p.value());
+    const bool is_new = new_parameters.count(p.key()) > 0;
+    auto& group = exempt && !t.decay_norms_and_embeddings ? (is_new ? new_no_decay : no_decay) : (is_new ? new_decay : decay);
+    group.push_back(p.value());
   }
   auto options = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(
@@ -31,10 +34,21 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, co
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(t.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
+  std::vector<double> scale = {1.0, 1.0};
+  if (!new_parameters.empty()) {
+    const double ratio = t.new_lr > 0 && t.lr > 0 ? t.new_lr / t.lr : 1.0;
+    groups.emplace_back(new_decay, options(t.weight_decay));
+    groups.emplace_back(new_no_decay, options(0.0));
+    scale.insert(scale.end(), {ratio, ratio});
+  }
   const auto device = model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
+  std::unique_ptr<ScheduledAdamW> optimizer;
   if (resolve_adamw_kernel(t.adamw_kernel, device) == "fused")
-    return std::make_unique<FusedAdamW>(groups, torch::optim::AdamWOptions(t.lr));
-  return std::make_unique<MultiTensorAdamW>(groups, torch::optim::AdamWOptions(t.lr));
+    optimizer = std::make_unique<FusedAdamW>(groups, torch::optim::AdamWOptions(t.lr));
+  else
+    optimizer = std::make_unique<MultiTensorAdamW>(groups, torch::optim::AdamWOptions(t.lr));
+  optimizer->lr_scale = scale;
+  return optimizer;
 }
 
 namespace {
@@ -144,7 +158,12 @@ double lr_at(const TrainConfig& t, int64_t step) {
 }
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  const auto* scheduled = dynamic_cast<const ScheduledAdamW*>(&optimizer);
+  auto& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const double scale = scheduled && i < scheduled->lr_scale.size() ? scheduled->lr_scale[i] : 1.0;
+    static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(lr * scale);
+  }
 }
 
 void clear_gradients(torch::optim::Optimizer& optimizer) {

@@ -1,10 +1,13 @@
 // AdamW with decoupled weight decay in two parameter groups (decayed matrices; undecayed vectors --
-// norm gains, routing queries, biases -- and embeddings unless train.decay_norms_and_embeddings), and the
-// warmup + cosine learning-rate schedule.
+// norm gains, routing queries, biases -- and embeddings unless train.decay_norms_and_embeddings), two more
+// for the parameters a model.init_from run did not supply (at train.new_lr), and the warmup + cosine
+// learning-rate schedule.
 #pragma once
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -16,9 +19,16 @@ namespace oasis {
 // order, state and checkpoint format, so the parameters come out bit for bit the same (tested), but a
 // handful of operations per parameter group instead of about ten per parameter -- on a GPU, where each is a
 // kernel launch, that is ~1,500 launches fewer per step at GPT-2-small size. amsgrad is not supported.
-class MultiTensorAdamW : public torch::optim::AdamW {
+// LibTorch's AdamW plus the ratio of each parameter group's LR to the schedule's (set_lr applies it).
+class ScheduledAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;
+  std::vector<double> lr_scale;  // per group; missing entries are 1
+};
+
+class MultiTensorAdamW : public ScheduledAdamW {
+ public:
+  using ScheduledAdamW::ScheduledAdamW;
   at::Tensor step(LossClosure closure = nullptr) override;
 };
 
@@ -26,9 +36,9 @@ class MultiTensorAdamW : public torch::optim::AdamW {
 // group's tensors. Same arithmetic as AdamW up to rounding (within 1e-6 of it after 5 steps; tested), same
 // state and checkpoint format. The kernel reads each step count as a float tensor on the parameter's device;
 // those mirror AdamWParamState::step, which stays the checkpointed count.
-class FusedAdamW : public torch::optim::AdamW {
+class FusedAdamW : public ScheduledAdamW {
  public:
-  using torch::optim::AdamW::AdamW;
+  using ScheduledAdamW::ScheduledAdamW;
   at::Tensor step(LossClosure closure = nullptr) override;
 
  private:
@@ -42,8 +52,10 @@ class FusedAdamW : public torch::optim::AdamW {
 // train.adamw_kernel resolved for parameters on `device`: "foreach" or "fused".
 std::string resolve_adamw_kernel(const std::string& configured, const c10::Device& device);
 
-// AdamW over the model's two groups (decayed, undecayed) with the configured kernel for the model's device.
-std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& train);
+// AdamW over the model's groups (decayed, undecayed; the same two for `new_parameters`, at train.new_lr, when
+// any) with the configured kernel for the model's device.
+std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& train,
+                                                    const std::set<std::string>& new_parameters = {});
 
 // "adamw-foreach" or "adamw-fused": which implementation stepped this optimizer (checkpoints record it).
 std::string optimizer_name(const torch::optim::Optimizer& optimizer);
@@ -52,6 +64,7 @@ std::string optimizer_name(const torch::optim::Optimizer& optimizer);
 // `step` counts completed optimizer steps (the LR used for step 0 is lr_at(0)).
 double lr_at(const TrainConfig& train, int64_t step);
 
+// Sets every group's LR to `lr` times its ScheduledAdamW::lr_scale.
 void set_lr(torch::optim::Optimizer& optimizer, double lr);
 
 // Drops every gradient (set to none, as PyTorch 2 does by default): the next backward writes fresh

@@ -67,13 +67,15 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
     stage.task_scores = [task, &data, &t](LanguageModel& m, const Batch& windows) {
       return score_backcopy(m, windows, *task, *data.tokenizer, t.batch_size).to_json();
     };
+  const PretrainedStart pretrained = read_pretrained_start(config, model);
+  stage.pretrained = &pretrained;
   return train_stage("train", config, t, run_dir, model, stage);
 }
 
 TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& t,
                         const std::filesystem::path& run_dir, LanguageModel& model, const StageData& data) {
   const auto device = model.parameters().front().device();
-  auto optimizer = make_optimizer(model, t);
+  auto optimizer = make_optimizer(model, t, data.pretrained ? data.pretrained->new_parameters : std::set<std::string>{});
   TrainResult result;
   std::filesystem::create_directories(run_dir);
 
@@ -82,6 +84,8 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
     result.resumed_from_checkpoint = true;
     log_line(fmt::format("{}: resume from {} (step {}, {} samples read)", name, latest->string(), result.state.step,
                          result.state.samples_consumed));
+  } else if (data.pretrained) {
+    apply_pretrained_start(*data.pretrained, model);
   }
   TrainState& state = result.state;
   MetricsLog metrics(run_dir / "metrics.jsonl", state.step);

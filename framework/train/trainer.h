@@ -13,6 +13,7 @@
 #include "framework/core/config.h"
 #include "framework/data/batches.h"
 #include "framework/train/checkpoint.h"
+#include "framework/train/init_from.h"
 
 namespace oasis {
 
@@ -34,6 +35,8 @@ struct StageData {
   Batch validation;  // eval_batches * batch_size rows
   // The dataset's task metrics on the validation batches (Bigram-Backcopy's copy accuracy), if it has any.
   std::function<nlohmann::json(LanguageModel&, const Batch&)> task_scores;
+  // The model's start when there is no checkpoint yet (model.init_from); its new parameters get train.new_lr.
+  const PretrainedStart* pretrained = nullptr;
 };
 
 // One stage (pretraining, fine-tuning) with `schedule`; checkpoints and metrics.jsonl live in `dir`.

@@ -10,6 +10,8 @@ namespace {
 class Bondarenko : public AttentionGate {
  public:
   Bondarenko(int64_t d_model, int64_t n_heads, double init) : n_heads_(n_heads) {
+    TORCH_CHECK(d_model % n_heads == 0, "bondarenko gate: each head reads a d_model / n_heads slice of the input, "
+                "so n_heads=", n_heads, " must divide d_model=", d_model);
     const int64_t d_head = d_model / n_heads;
     weight = register_parameter("weight", torch::zeros({n_heads, d_head}));
     bias = register_parameter("bias", torch::full({n_heads}, std::log(init / (1.0 - init))));

@@ -1,5 +1,5 @@
 // Qwen's G1 gate (Qiu et al., 2025): the attention output is scaled by sigmoid(x W) of the normalized block
-// input, one scalar per head (headwise, W: d -> H) or one per channel (elementwise, W: d -> H * d_head).
+// input, one scalar per head (headwise, W: d -> H) or one per channel (elementwise, W: d -> H * head_dim).
 #include "framework/model/gates.h"
 
 namespace oasis {
@@ -7,9 +7,10 @@ namespace {
 
 class Qwen : public AttentionGate {
  public:
-  Qwen(int64_t d_model, int64_t n_heads, bool elementwise) : n_heads_(n_heads), elementwise_(elementwise) {
-    proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(d_model, elementwise ? d_model : n_heads)
-                                                         .bias(false)));
+  Qwen(int64_t d_model, int64_t n_heads, int64_t head_dim, bool elementwise)
+      : n_heads_(n_heads), elementwise_(elementwise) {
+    const int64_t width = elementwise ? n_heads * head_dim : n_heads;
+    proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(d_model, width).bias(false)));
   }
   at::Tensor forward(const at::Tensor& heads, const at::Tensor& x, const Taps& taps) override {
     const int64_t B = x.size(0), T = x.size(1);
@@ -28,10 +29,10 @@ class Qwen : public AttentionGate {
 
 const bool headwise_registered = gate_registry().add(
     "qwen_headwise", {"Qwen G1: the output scaled by sigmoid(x W), one scalar per head",
-                      [](const GateContext& c) { return std::make_shared<Qwen>(c.d_model, c.n_heads, false); }});
+                      [](const GateContext& c) { return std::make_shared<Qwen>(c.d_model, c.n_heads, c.head_dim, false); }});
 const bool elementwise_registered = gate_registry().add(
     "qwen_elementwise", {"Qwen G1: the output scaled by sigmoid(x W), one scalar per channel",
-                         [](const GateContext& c) { return std::make_shared<Qwen>(c.d_model, c.n_heads, true); }});
+                         [](const GateContext& c) { return std::make_shared<Qwen>(c.d_model, c.n_heads, c.head_dim, true); }});
 
 }  // namespace
 }  // namespace oasis
