@@ -76,7 +76,8 @@ void add_pre_tokenizer(const nlohmann::json& node, const std::string& path, cons
     step->prefix_space = node.value("add_prefix_space", false);
     if (node.value("use_regex", true)) step->regex = std::make_unique<Regex>(kGpt2Pattern, Regex::Mode::unicode);
   } else if (type == "Digits") {
-    step->regex = std::make_unique<Regex>(node.value("individual_digits", false) ? "[0-9]" : "[0-9]+", Regex::Mode::unicode);
+    // tokenizers' Digits splits at char::is_numeric, Unicode's N categories (\p{N}), not only 0-9.
+    step->regex = std::make_unique<Regex>(node.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+", Regex::Mode::unicode);
   } else if (type == "Split") {
     r.require(node, path, "invert", false);
     const std::string behavior = node.value("behavior", "");

@@ -47,7 +47,7 @@ std::vector<std::string> sample_texts() {
   jsonl(data_file("c4-validation-sample", "c4", "c4_validation_2k.jsonl"), 30, {"text"});
   jsonl(data_file("gsm8k", "gsm8k", "test.jsonl"), 30, {"question", "answer"});
   for (const char* edge : {"", " ", "  ", "\n", "\n\n\t x", "   leading spaces", "trailing spaces   ", "a  b   c\t\td",
-                           "12345678 3.14159 1,000,000 007 x2y3", "don't we'll I'M they've", "héllo wörld — naïve café",
+                           "12345678 3.14159 1,000,000 007 x2y3", "½ x² ٣٤ Ⅻ ① 10³", "don't we'll I'M they've", "héllo wörld — naïve café",
                            "日本語のテキスト", "emoji 🤖🎉 and ZWJ 👩‍💻", "\u00a0non-breaking\u2003em space",
                            "<|endoftext|>", "text<|endoftext|>more", "<|im_start|>user\nhi<|im_end|>", "<|begin_of_text|>Hi",
                            "<|endoftext|><|endoftext|>", "<|endoftext", "\r\n windows\r\nlines"})

@@ -5,6 +5,8 @@
                                                    byte-level BPE tokenizer.json trained on FILE by `tokenizers`
   logits DIR IN.json OUT.json [--greedy N]         transformers' fp32 logits for each id list in IN.json, and the
                                                    greedy continuation of the first one
+  score DIR IN.json OUT.json                       per window {"inputs", "targets"} of IN.json: transformers' summed
+                                                   NLL of the targets and its top-1 prediction at every position
   tokenize DIR IN.json OUT.json                    `tokenizers` ids (no special tokens added) of each string in IN.json
   tokenizer-json KIND OUT [--text F] [--gpt2-dir D] another tokenizer.json for the tokenizer tests: gpt2 (GPT-2's
                                                    encoder.json/vocab.bpe) or split-regex (Llama 3's Split pattern,
@@ -73,6 +75,24 @@ def logits(args):
         json.dump(out, f)
 
 
+def score(args):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(args.dir, dtype=torch.float32, attn_implementation="eager").eval()
+    with open(args.input) as f:
+        windows = json.load(f)
+    out = {"nll": [], "argmax": []}
+    with torch.no_grad():
+        for w in windows:
+            logits = model(torch.tensor([w["inputs"]])).logits[0].double()
+            targets = torch.tensor(w["targets"])
+            out["nll"].append(torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item())
+            out["argmax"].append(logits.argmax(-1).tolist())
+    with open(args.output, "w") as f:
+        json.dump(out, f)
+
+
 def tokenize(args):
     from tokenizers import Tokenizer
 
@@ -131,6 +151,11 @@ def main():
     p.add_argument("output")
     p.add_argument("--greedy", type=int, default=0)
     p.set_defaults(run=logits)
+    p = sub.add_parser("score")
+    p.add_argument("dir")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(run=score)
     p = sub.add_parser("tokenize")
     p.add_argument("dir")
     p.add_argument("input")
