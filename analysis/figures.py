@@ -1,6 +1,7 @@
 """All figures for a set of runs (what `make figures RUNS="dir..."` calls): outliers.png and sinks.png
-compare the runs; each run also gets attention_map_<run>.png (last layer, head 0, first sequence) and, for
-AttnRes models, depth_routing_<run>.png.
+compare the runs; each run also gets attention_map_<run>.png (last layer, head 0, first sequence),
+sink_heatmap_<run>.png (first-token attention per layer and head) and, for AttnRes models,
+depth_routing_<run>.png.
 
 usage: /usr/bin/python3 analysis/figures.py --out DIR RUN_OR_STATS.h5 [...]
 """
@@ -13,6 +14,7 @@ import plotting
 import plot_attention_map
 import plot_depth_routing
 import plot_outliers
+import plot_sink_heatmap
 import plot_sinks
 
 
@@ -39,6 +41,9 @@ def main(argv=None):
         name = run_name(path)
         target = os.path.join(args.out, f"attention_map_{name}.png")
         plot_attention_map.draw(path, target, scheme=args.scheme)
+        written.append(target)
+        target = os.path.join(args.out, f"sink_heatmap_{name}.png")
+        plot_sink_heatmap.draw(path, target, args.scheme)
         written.append(target)
         if oasis_stats.depth_sites(oasis_stats.open_stats(path), args.scheme):
             target = os.path.join(args.out, f"depth_routing_{name}.png")

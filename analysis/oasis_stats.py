@@ -88,6 +88,13 @@ def attention_per_layer(f, dataset, scheme="fp"):
     return np.array([float(np.mean(group[n][dataset][()])) if dataset in group[n] else np.nan for n in names])
 
 
+def attention_per_layer_head(f, dataset, scheme="fp"):
+    """[layers, heads]: the mean over sequences of an /attention dataset stored per sequence and head."""
+    group = f[f"{scheme}/attention"]
+    names = sorted((n for n in group if n.isdigit()), key=int)
+    return np.array([np.mean(group[n][dataset][()], axis=0) for n in names])
+
+
 def depth_sites(f, scheme="fp"):
     """Routing sites in forward order: 00.route_attn, 00.route_mlp, 01.route_attn, ..., final_route."""
     if f"{scheme}/depth" not in f:

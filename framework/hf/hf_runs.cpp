@@ -58,7 +58,7 @@ std::string imported_config_yaml(const HfModelConfig& hf, const fs::path& run_di
                      m.d_model, m.n_layers, m.n_heads, m.n_kv_heads, m.head_dim, m.d_ff, m.max_seq_len,
                      fmt::format("{:.17g}", m.rope_theta), fmt::format("{:.17g}", m.norm_eps),
                      m.tie_embeddings ? "true" : "false", hf.bos_token_id ? "true" : "false",
-                     (fs::absolute(run_dir).lexically_normal() / "tokenizer").string());
+                     (run_dir.lexically_normal() / "tokenizer").string());
 }
 
 nlohmann::json file_records(const fs::path& dir) {

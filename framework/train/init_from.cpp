@@ -32,8 +32,12 @@ PretrainedStart read_pretrained_start(const Config& config, LanguageModel& model
   start.source = source.string();
   const Config saved = load_run_config(source, {});
   const auto theirs = config_rows(saved), ours = config_rows(config);
+  auto same = [](const std::string& key, const std::string& a, const std::string& b) {
+    if (key != "data.hf.path" || a == b) return a == b;  // a path: the same directory however it is written
+    return fs::weakly_canonical(a) == fs::weakly_canonical(b);
+  };
   for (size_t i = 0; i < ours.size(); ++i)
-    if (architecture_key(ours[i].first) && ours[i].second != theirs[i].second)
+    if (architecture_key(ours[i].first) && !same(ours[i].first, ours[i].second, theirs[i].second))
       throw ConfigError(fmt::format("model.init_from={}: {} is {} there, {} here; a run starts only from weights of "
                                     "its own architecture and tokenizer",
                                     source.string(), ours[i].first, theirs[i].second, ours[i].second));

