@@ -15,7 +15,8 @@ OASIS := $(BUILD)/oasis
 
 FIGURES ?= figures
 
-.PHONY: deps venv test-deps apt-install configure build test demo figures data bench-vs-pytorch smollm2 clean
+.PHONY: deps venv test-deps apt-install configure build test demo figures data bench-vs-pytorch bench-vs-transformers \
+  smollm2 clean
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
@@ -81,6 +82,11 @@ smollm2: build
 	tools/hf/fetch_smollm2.sh $(SMOLLM2_HF)
 	@[ -d runs/pretrained/smollm2-135m-instruct ] || $(OASIS) import-hf $(SMOLLM2_HF) \
 	  --out runs/pretrained/smollm2-135m-instruct data.seq_len=512 eval.max_tokens=8192 eval.splits=[test]
+
+# SmolLM2's forward-only evaluation speed, ours against transformers eager and torch.compile, interleaved.
+bench-vs-transformers: smollm2
+	@$(MAKE) --no-print-directory apt-install PACKAGES="python3-dev"
+	.venv/bin/python tools/hf/side_by_side_eval.py --rounds 3 --oasis $(OASIS)
 
 clean:
 	rm -rf $(BUILD)

@@ -70,6 +70,7 @@ struct BenchOptions {
   std::string only, out_file, profile_dir;
   int64_t steps = 10, warmup = 3, decode_tokens = 256, decode_batch = 1;
   double peak_tflops = 0;
+  bool forward_only = false;  // evaluation forward passes only: no training steps, no child process
 };
 
 // The options, or nothing when --help was asked for (and printed).
@@ -92,12 +93,17 @@ std::optional<BenchOptions> parse_bench(const std::vector<std::string>& args) {
       "dense bf16; 0: no MFU)")(
       "profile", po::value(&o.profile_dir),
       "after timing, trace one more step per preset into DIR/PRESET.trace.json (Chrome trace: chrome://tracing or "
-      "ui.perfetto.dev)")("only", po::value(&o.only), "(internal) measure one preset and print its result");
+      "ui.perfetto.dev)")(
+      "forward-only", po::bool_switch(&o.forward_only),
+      "time only the evaluation forward passes of --eval-schemes (no training steps and no child process: measure "
+      "peak memory from outside, e.g. /usr/bin/time -v)")(
+      "only", po::value(&o.only), "(internal) measure one preset and print its result");
   const ParsedArgs parsed = parse_command(args, "bench", options);
   if (parsed.help) {
     print_help(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
         "                   [--eval-schemes fp,w8a8,...] [--decode-tokens N] [--decode-batch B] [--profile DIR]\n"
+        "                   [--forward-only]\n"
         "                   [--peak-tflops P]\n\n"
         "Measures training throughput (median step time -> tokens/s, model TFLOP/s and, given the device's peak,\n"
         "MFU) and peak resident memory of each preset at the size CONFIG gives, each in its own process, and\n"
@@ -115,6 +121,8 @@ std::optional<BenchOptions> parse_bench(const std::vector<std::string>& args) {
   o.overrides.assign(parsed.positional.begin() + 1, parsed.positional.end());
   o.presets = split_commas(presets_text);
   o.scheme_names = split_commas(schemes_text);
+  if (o.forward_only && o.scheme_names.empty())
+    throw ConfigError("oasis bench: --forward-only times the --eval-schemes, which is empty");
   for (const auto& p : o.presets) model_presets().get(p);  // unknown names fail before any work
   return o;
 }
@@ -131,6 +139,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
   const Config config = load_config(o.config_file, o.overrides);
   std::map<std::string, ChildRun> runs;
   for (const auto& preset : presets) {
+    if (o.forward_only) break;
     std::vector<std::string> child = {"oasis", "bench", o.config_file};
     child.insert(child.end(), o.overrides.begin(), o.overrides.end());
     child.insert(child.end(), {"--only", preset});
@@ -145,7 +154,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
                        precision_name(trials.front()->compute().dtype), trials.front()->compute().attention_kernel(),
                        config.threads, o.warmup, o.steps));
   std::vector<std::vector<double>> times(presets.size());
-  for (int64_t step = 0; step < o.warmup + o.steps; ++step)
+  for (int64_t step = 0; step < o.warmup + o.steps && !o.forward_only; ++step)
     for (size_t i = 0; i < presets.size(); ++i) {
       const double ms = trials[i]->step_ms();
       if (step >= o.warmup) times[i].push_back(ms);
@@ -181,21 +190,24 @@ nlohmann::json run_bench(const BenchOptions& o) {
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < presets.size(); ++i) {
     const SpeedTrial& t = *trials[i];
-    nlohmann::json r = runs[presets[i]].result;
+    nlohmann::json r = o.forward_only ? nlohmann::json{{"parameters", t.parameters()}} : runs[presets[i]].result;
     r["preset"] = presets[i];
-    r["peak_rss_mb"] = runs[presets[i]].peak_rss_mb;
-    r["median_step_ms"] = median(times[i]);
-    r["tokens_per_s"] = double(t.tokens_per_step()) / (median(times[i]) / 1000.0);
-    r["step_ms"] = times[i];
-    r["flops_per_token"] = t.flops_per_token();
-    r["tflops"] = t.flops_per_token() * r["tokens_per_s"].get<double>() / 1e12;
     r["device"] = t.device_name();
     r["precision"] = precision_name(t.compute().dtype);
     r["attention_kernel"] = t.compute().attention_kernel();
-    if (o.peak_tflops > 0) r["mfu"] = r["tflops"].get<double>() / o.peak_tflops;
+    if (!o.forward_only) {
+      r["peak_rss_mb"] = runs[presets[i]].peak_rss_mb;
+      r["median_step_ms"] = median(times[i]);
+      r["tokens_per_s"] = double(t.tokens_per_step()) / (median(times[i]) / 1000.0);
+      r["step_ms"] = times[i];
+      r["flops_per_token"] = t.flops_per_token();
+      r["tflops"] = t.flops_per_token() * r["tokens_per_s"].get<double>() / 1e12;
+      if (o.peak_tflops > 0) r["mfu"] = r["tflops"].get<double>() / o.peak_tflops;
+    }
     for (size_t k = 0; k < schemes.size(); ++k) {
       const double ms = median(eval_times[i][k]);
-      r["eval"][schemes[k].name] = {{"median_ms", ms}, {"tokens_per_s", double(t.tokens_per_step()) / (ms / 1000.0)}};
+      r["eval"][schemes[k].name] = {{"median_ms", ms}, {"tokens_per_s", double(t.tokens_per_step()) / (ms / 1000.0)},
+                                    {"ms", eval_times[i][k]}};
     }
     if (o.decode_tokens > 0)
       r["decode"] = {{"new_tokens", o.decode_tokens}, {"batch", o.decode_batch}, {"prompt_tokens", 32},
@@ -203,7 +215,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
     out.push_back(r);
   }
   const auto standard = std::find(presets.begin(), presets.end(), "standard");
-  if (standard != presets.end()) {
+  if (standard != presets.end() && !o.forward_only) {
     const double base_ms = out[size_t(standard - presets.begin())]["median_step_ms"].get<double>();
     for (auto& r : out) r["overhead_vs_standard"] = r["median_step_ms"].get<double>() / base_ms - 1.0;
   }
@@ -214,6 +226,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
 void render_bench(const BenchOptions& o, const nlohmann::json& records) {
   std::vector<std::vector<std::string>> table;
   for (const auto& r : records) {
+    if (o.forward_only) break;
     const double tflops = r["tflops"].get<double>();
     table.push_back({r["preset"].get<std::string>(), std::to_string(r["parameters"].get<int64_t>()),
                      fmt::format("{:.1f}", r["median_step_ms"].get<double>()),
@@ -225,10 +238,11 @@ void render_bench(const BenchOptions& o, const nlohmann::json& records) {
                          : "n/a",
                      fmt::format("{:.0f}", r["peak_rss_mb"].get<double>())});
   }
-  log_line(markdown_table(
-      {"preset", "parameters", "step ms (median)", "tokens/s", "model TFLOP/s", "MFU", "overhead vs standard",
-       "peak RSS MB"},
-      table));
+  if (!o.forward_only)
+    log_line(markdown_table(
+        {"preset", "parameters", "step ms (median)", "tokens/s", "model TFLOP/s", "MFU", "overhead vs standard",
+         "peak RSS MB"},
+        table));
   if (o.peak_tflops > 0) log_line(fmt::format("bench: MFU against a declared peak of {} TFLOP/s", o.peak_tflops));
   if (!o.scheme_names.empty()) {
     std::vector<std::vector<std::string>> eval_table;

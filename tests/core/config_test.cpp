@@ -130,7 +130,14 @@ TEST(ConfigErrors, CrossFieldRules) {
   auto dir = scratch_dir();
   auto file = write_text(dir / "x.yaml", "model:\n  d_model: 64\n  n_heads: 3\n");
   std::string e = error_of([&] { load_config(file, {}); });
-  EXPECT_NE(e.find(file + ":3:3: model.n_heads: expected a divisor of model.d_model=64, got 3"), std::string::npos) << e;
+  EXPECT_NE(e.find(file + ":3:3: model.n_heads: expected a divisor of model.d_model=64 (or an explicit model.head_dim), "
+                   "got 3"),
+            std::string::npos)
+      << e;
+  // An explicit head width lifts the rule (3 heads of 16 on d_model 64), but RoPE needs it even.
+  EXPECT_NO_THROW(load_config(file, {"model.head_dim=16"}));
+  e = error_of([&] { load_config(file, {"model.head_dim=15"}); });
+  EXPECT_NE(e.find("model.head_dim: expected an even head size (RoPE rotates pairs), got 15"), std::string::npos) << e;
   e = error_of([&] { load_config(file, {"model.n_heads=4", "data.seq_len=2048", "model.max_seq_len=1024"}); });
   EXPECT_NE(e.find("data.seq_len: expected at most model.max_seq_len=1024, got 2048"), std::string::npos) << e;
   e = error_of([&] { load_config(file, {"model.n_heads=4", "eval.context_len=64", "eval.stride=65"}); });

@@ -13,6 +13,7 @@
 #include "framework/data/hf_tokenizer.h"
 #include "framework/eval/generate.h"
 #include "framework/hf/hf_runs.h"
+#include "framework/hf/hf_weights.h"
 #include "framework/hf/safetensors.h"
 #include "framework/model/presets.h"
 #include "framework/run/run_dir.h"
@@ -174,6 +175,44 @@ TEST(HfInterop, ExtraTensorsAreNamed) {  // Qwen2-style q/k/v biases are not mod
     write_safetensors(d / "model.safetensors", file.tensors, file.metadata);
   });
   expect_import_fails(dir, 1, "'model.layers.0.self_attn.q_proj.bias' [96] has no counterpart");
+}
+
+// A sharded checkpoint (model.safetensors.index.json + two files) imports to the same weights as the whole one.
+TEST(HfInterop, ShardedCheckpointImportsTheSameWeights) {
+  const fs::path root = test::scratch_dir(), sharded = root / "sharded";
+  fs::copy(test::tiny_llama_dir(false), sharded, fs::copy_options::recursive);
+  auto file = read_safetensors(sharded / "model.safetensors");
+  fs::remove(sharded / "model.safetensors");
+  const size_t half = file.tensors.size() / 2;
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (size_t i = 0; i < file.tensors.size(); ++i)
+    weight_map[file.tensors[i].first] = i < half ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  write_safetensors(sharded / "model-00001-of-00002.safetensors", NamedTensors(file.tensors.begin(), file.tensors.begin() + half));
+  write_safetensors(sharded / "model-00002-of-00002.safetensors", NamedTensors(file.tensors.begin() + half, file.tensors.end()));
+  test::write_text(sharded / "model.safetensors.index.json", nlohmann::json{{"weight_map", weight_map}}.dump());
+  import_hf(test::tiny_llama_dir(false), root / "runs/hf/whole", {});
+  import_hf(sharded, root / "runs/hf/sharded", {});
+  const HfTokenizer tokenizer(root / "runs/hf/whole/tokenizer");
+  auto whole = load_run_model(root / "runs/hf/whole", tokenizer.vocab_size());
+  auto parts = load_run_model(root / "runs/hf/sharded", tokenizer.vocab_size());
+  auto theirs = parts->named_parameters();
+  for (const auto& p : whole->named_parameters()) EXPECT_TRUE(p.value().equal(theirs[p.key()])) << p.key();
+}
+
+// The GGUF converter refuses a quantization type it cannot dequantize, with exit 2 and no output directory.
+TEST(HfInterop, UnsupportedGgufQuantTypeIsAClearError) {
+  const fs::path root = test::scratch_dir();
+  test::run_hf_reference("bad-gguf " + (root / "bad.gguf").string());
+  const auto r = test::run_command(fmt::format("{} {} {} {}", (repo_root() / ".venv/bin/python").string(),
+                                               (repo_root() / "tools/hf/gguf_to_hf.py").string(),
+                                               (root / "bad.gguf").string(), (root / "out").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("tensor token_embd.weight has quantization type IQ2_XXS, which this converter does not "
+                          "dequantize"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(root / "out"));
+  EXPECT_FALSE(fs::exists(root / "out.partial"));
 }
 
 // AttnRes/OASIS runs export our own tensor names and config, and say that transformers cannot load them.

@@ -91,3 +91,34 @@ TEST(GroupedQueryAttention, AHeadCountThatDoesNotDivideIsAConfigError) {
 
 }  // namespace
 }  // namespace oasis
+
+// model.head_dim wider than d_model / n_heads (Hugging Face's head_dim): the projections take its shape, every
+// preset runs, the elementwise gate covers n_heads * head_dim channels, and cached decoding equals forward().
+namespace oasis {
+namespace {
+
+TEST(Gqa, ExplicitHeadDimShapesEveryPreset) {
+  for (const std::string preset : {"standard", "oasis", "attnres-qwen-gate"}) {
+    ModelConfig c = test::small_model(preset, 2, kHeads);
+    c.n_kv_heads = kKvHeads;
+    c.head_dim = 12;  // d_model 32 / 4 heads would be 8
+    c.gate = preset == "attnres-qwen-gate" ? "qwen_elementwise" : "";
+    torch::manual_seed(5);
+    auto m = build_model(c, kVocab);
+    auto params = m->named_parameters();
+    EXPECT_TRUE(params["blocks.0.attn.wqkv.weight"].sizes().equals({(kHeads + 2 * kKvHeads) * 12, 32})) << preset;
+    EXPECT_TRUE(params["blocks.0.attn.wo.weight"].sizes().equals({32, kHeads * 12})) << preset;
+    torch::NoGradGuard no_grad;
+    m->eval();
+    const auto tokens = torch::randint(0, kVocab, {2, 10});
+    const auto full = m->forward(tokens);
+    KVCache cache;
+    const auto valid = torch::ones({2, 6}, torch::kBool);
+    auto first = m->decode(tokens.narrow(1, 0, 6), valid, cache);
+    auto rest = m->decode(tokens.narrow(1, 6, 4), torch::ones({2, 4}, torch::kBool), cache);
+    EXPECT_TRUE(torch::allclose(torch::cat({first, rest}, 1), full, 1e-4, 1e-5)) << preset;
+  }
+}
+
+}  // namespace
+}  // namespace oasis

@@ -8,6 +8,7 @@
   score DIR IN.json OUT.json                       per window {"inputs", "targets"} of IN.json: transformers' summed
                                                    NLL of the targets and its top-1 prediction at every position
   tokenize DIR IN.json OUT.json                    `tokenizers` ids (no special tokens added) of each string in IN.json
+  bad-gguf OUT.gguf                                a GGUF whose one tensor has a type the converter refuses (IQ2_XXS)
   tokenizer-json KIND OUT [--text F] [--gpt2-dir D] another tokenizer.json for the tokenizer tests: gpt2 (GPT-2's
                                                    encoder.json/vocab.bpe) or split-regex (Llama 3's Split pattern,
                                                    ByteLevel without its regex, ignore_merges)
@@ -134,6 +135,21 @@ def tokenizer_json(args):
         json.dump({"bos_token_id": bos, "vocab_size": tokenizer.get_vocab_size()}, f)
 
 
+def bad_gguf(args):
+    import numpy as np
+    import gguf
+
+    writer = gguf.GGUFWriter(args.out, "llama")
+    writer.add_block_count(1)
+    writer.add_uint32("llama.attention.head_count", 2)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 66), dtype=np.uint8),  # one 256-value IQ2_XXS block per row
+                      raw_dtype=gguf.GGMLQuantizationType.IQ2_XXS)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +177,9 @@ def main():
     p.add_argument("input")
     p.add_argument("output")
     p.set_defaults(run=tokenize)
+    p = sub.add_parser("bad-gguf")
+    p.add_argument("out")
+    p.set_defaults(run=bad_gguf)
     p = sub.add_parser("tokenizer-json")
     p.add_argument("kind", choices=["gpt2", "split-regex"])
     p.add_argument("out")
