@@ -53,12 +53,12 @@ std::string imported_config_yaml(const HfModelConfig& hf, const fs::path& run_di
          fmt::format("model:\n  preset: standard\n  d_model: {}\n  n_layers: {}\n  n_heads: {}\n  n_kv_heads: {}\n"
                      "  head_dim: {}\n  d_ff: {}\n  max_seq_len: {}\n  rope_theta: {}\n  norm_eps: {}\n"
                      "  tie_embeddings: {}\n"
-                     "data:\n  tokenizer: hf\n  bos: {}\n  hf:\n    path: '{}'\n"
+                     "data:\n  tokenizer: hf\n  bos: {}\n  seq_len: {}\n  hf:\n    path: '{}'\n"
                      "train:\n  steps: 0\n  warmup_steps: 0\n",
                      m.d_model, m.n_layers, m.n_heads, m.n_kv_heads, m.head_dim, m.d_ff, m.max_seq_len,
                      fmt::format("{:.17g}", m.rope_theta), fmt::format("{:.17g}", m.norm_eps),
                      m.tie_embeddings ? "true" : "false", hf.bos_token_id ? "true" : "false",
-                     (run_dir.lexically_normal() / "tokenizer").string());
+                     std::min(DataConfig{}.seq_len, m.max_seq_len), (run_dir.lexically_normal() / "tokenizer").string());
 }
 
 nlohmann::json file_records(const fs::path& dir) {

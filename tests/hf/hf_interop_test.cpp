@@ -100,6 +100,21 @@ TEST(HfInterop, UntiedGqaLlamaMatchesTransformersThroughImportAndExport) { expec
 
 TEST(HfInterop, TiedLlamaMatchesTransformersThroughImportAndExport) { expect_transformers_parity(true); }
 
+// MistralForCausalLM is Llama with a sliding window: a window shorter than max_position_embeddings caps
+// model.max_seq_len, so within it attention is exact.
+TEST(HfInterop, MistralWithASlidingWindowMatchesTransformers) {
+  const fs::path root = test::scratch_dir(), source = root / "mistral", run = root / "runs" / "hf" / "mistral";
+  test::run_hf_reference(fmt::format("tiny-llama {} --mistral --text {}", source.string(),
+                                     (find_dataset_dir("", "wikitext-2", "wikitext2") / "wiki.train.tokens").string()));
+  import_hf(source, run, {});
+  const Config config = load_run_config(run, {});
+  EXPECT_EQ(config.model.max_seq_len, 64);
+  const HfTokenizer tokenizer(run / "tokenizer");
+  auto model = load_run_model(run, tokenizer.vocab_size());
+  const auto prompts = prompts_of(tokenizer);
+  EXPECT_LT(max_difference(*model, prompts, test::transformers_logits(source, prompts, 0)), kLogitTolerance);
+}
+
 // An imported run is a run: `oasis eval` scores it and writes results.json and stats.h5.
 TEST(HfInterop, ImportedRunEvaluatesWithTheCli) {
   const fs::path run = test::scratch_dir() / "runs" / "hf" / "tiny";

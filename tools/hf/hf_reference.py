@@ -2,7 +2,8 @@
 """Hugging Face's own libraries as the referee of import-hf, export-hf and data.tokenizer=hf (tests/hf/).
 
   tiny-llama OUT --text FILE [--tied] [--seed N]   a seeded tiny LlamaForCausalLM (GQA, explicit head_dim) and a
-                                                   byte-level BPE tokenizer.json trained on FILE by `tokenizers`
+             [--mistral]                           byte-level BPE tokenizer.json trained on FILE by `tokenizers`;
+                                                   --mistral: MistralForCausalLM with a 64-token sliding window
   logits DIR IN.json OUT.json [--greedy N]         transformers' fp32 logits for each id list in IN.json, and the
                                                    greedy continuation of the first one
   score DIR IN.json OUT.json                       per window {"inputs", "targets"} of IN.json: transformers' summed
@@ -26,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def tiny_llama(args):
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
@@ -42,11 +43,13 @@ def tiny_llama(args):
     tokenizer.save(os.path.join(args.out, "tokenizer.json"))
 
     torch.manual_seed(args.seed)
-    config = LlamaConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=96,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=24,
-                         max_position_embeddings=128, rope_theta=5000.0, rms_norm_eps=1e-6,
-                         tie_word_embeddings=args.tied, bos_token_id=0, eos_token_id=0)
-    model = LlamaForCausalLM(config)
+    sizes = dict(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=24, max_position_embeddings=128,
+                 rope_theta=5000.0, rms_norm_eps=1e-6, tie_word_embeddings=args.tied, bos_token_id=0, eos_token_id=0)
+    if args.mistral:
+        model = MistralForCausalLM(MistralConfig(sliding_window=64, **sizes))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**sizes))
     with torch.no_grad():  # larger than the 0.02 init, so the logits (and any mismatch) are far from uniform
         for p in model.parameters():
             if p.dim() == 2:
@@ -159,6 +162,7 @@ def main():
     p.add_argument("--lines", type=int, default=4000)
     p.add_argument("--vocab", type=int, default=512)
     p.add_argument("--tied", action="store_true")
+    p.add_argument("--mistral", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=tiny_llama)
     p = sub.add_parser("logits")
