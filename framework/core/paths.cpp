@@ -39,6 +39,12 @@ fs::path find_dataset_dir(const std::string& configured, const std::string& fold
       dataset, looked, folder));
 }
 
+fs::path resolve_config_path(const std::string& configured) {
+  const fs::path path(configured);
+  if (path.is_absolute() || fs::exists(path)) return path;
+  return repo_root() / path;
+}
+
 fs::path cache_dir(const std::string& configured) {
   fs::path dir = configured;
   if (dir.empty()) {

@@ -19,6 +19,10 @@ std::vector<std::filesystem::path> data_roots(const std::string& configured);
 std::filesystem::path find_dataset_dir(const std::string& configured, const std::string& folder,
                                        const std::string& dataset);
 
+// A path from a config (data.hf.path, model.init_from): as written when absolute or when it exists from the
+// working directory, else under the repository root, so a config naming runs/... works from any directory.
+std::filesystem::path resolve_config_path(const std::string& configured);
+
 // `configured` when non-empty, else $OASIS_CACHE_DIR, else <repo>/.cache; created on demand.
 std::filesystem::path cache_dir(const std::string& configured);
 

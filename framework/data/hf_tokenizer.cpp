@@ -9,6 +9,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/file_digest.h"
 #include "framework/core/json_file.h"
+#include "framework/core/paths.h"
 #include "framework/data/gpt2_bpe.h"
 
 namespace oasis {
@@ -250,7 +251,7 @@ const bool hf_registered = tokenizer_registry().add(
              const auto& options = data.components.get<HfTokenizerOptions>("hf");
              if (options.path.empty())
                throw ConfigError("data.hf.path: expected the directory holding tokenizer.json (data.tokenizer is hf)");
-             return std::make_unique<HfTokenizer>(options.path);
+             return std::make_unique<HfTokenizer>(resolve_config_path(options.path));
            }});
 }  // namespace
 

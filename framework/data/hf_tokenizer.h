@@ -23,7 +23,8 @@ struct HfTokenizerOptions {
   template <class V>
   void visit(V& v) {
     v.field("path", path, "for data.tokenizer=hf: the directory holding tokenizer.json (and the checkpoint's "
-            "config.json for BOS/EOS), e.g. an import-hf run's tokenizer/");
+            "config.json for BOS/EOS), e.g. an import-hf run's tokenizer/; relative: from the working directory, else "
+            "the repository root");
   }
 };
 

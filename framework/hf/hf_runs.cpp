@@ -152,7 +152,7 @@ void export_hf(const fs::path& run_dir, const fs::path& out_dir) {
     write_file_atomic(staging / "oasis_run.json", provenance.dump(2) + "\n");
     std::optional<int64_t> bos, eos;
     if (config.data.tokenizer == "hf") {
-      const fs::path tokenizer_dir = config.data.components.get<HfTokenizerOptions>("hf").path;
+      const fs::path tokenizer_dir = resolve_config_path(config.data.components.get<HfTokenizerOptions>("hf").path);
       for (const char* name : kTokenizerFiles)
         if (std::string(name) != "config.json" && fs::is_regular_file(tokenizer_dir / name))
           fs::copy_file(tokenizer_dir / name, staging / name);

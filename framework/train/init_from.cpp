@@ -5,6 +5,7 @@
 
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
+#include "framework/core/paths.h"
 #include "framework/model/presets.h"
 #include "framework/run/run_dir.h"
 #include "framework/train/checkpoint.h"
@@ -28,13 +29,13 @@ bool architecture_key(const std::string& key) {
 PretrainedStart read_pretrained_start(const Config& config, LanguageModel& model) {
   PretrainedStart start;
   if (config.model.init_from.empty()) return start;
-  const fs::path source = config.model.init_from;
+  const fs::path source = resolve_config_path(config.model.init_from);
   start.source = source.string();
   const Config saved = load_run_config(source, {});
   const auto theirs = config_rows(saved), ours = config_rows(config);
   auto same = [](const std::string& key, const std::string& a, const std::string& b) {
     if (key != "data.hf.path" || a == b) return a == b;  // a path: the same directory however it is written
-    return fs::weakly_canonical(a) == fs::weakly_canonical(b);
+    return fs::weakly_canonical(resolve_config_path(a)) == fs::weakly_canonical(resolve_config_path(b));
   };
   for (size_t i = 0; i < ours.size(); ++i)
     if (architecture_key(ours[i].first) && !same(ours[i].first, ours[i].second, theirs[i].second))
