@@ -40,25 +40,22 @@ void refuse_existing(const fs::path& target, const char* what) {
                                   target.string(), what));
 }
 
-// runs_dir/experiment/run from the path: the run is its last component, the experiment the one before.
-std::string run_location_yaml(const fs::path& run_dir) {
+// The imported run's config: the checkpoint's model as the standard preset, its tokenizer with BOS, no training;
+// runs_dir/experiment/run from the path (the run is its last component, the experiment the one before).
+Config imported_config(const HfModelConfig& hf, const fs::path& run_dir) {
+  Config c;
   const fs::path absolute = fs::absolute(run_dir).lexically_normal();
-  return fmt::format("runs_dir: '{}'\nexperiment: '{}'\nrun: '{}'\n", absolute.parent_path().parent_path().string(),
-                     absolute.parent_path().filename().string(), absolute.filename().string());
-}
-
-std::string imported_config_yaml(const HfModelConfig& hf, const fs::path& run_dir) {
-  const ModelConfig& m = hf.model;
-  return run_location_yaml(run_dir) +
-         fmt::format("model:\n  preset: standard\n  d_model: {}\n  n_layers: {}\n  n_heads: {}\n  n_kv_heads: {}\n"
-                     "  head_dim: {}\n  d_ff: {}\n  max_seq_len: {}\n  rope_theta: {}\n  norm_eps: {}\n"
-                     "  tie_embeddings: {}\n"
-                     "data:\n  tokenizer: hf\n  bos: {}\n  seq_len: {}\n  hf:\n    path: '{}'\n"
-                     "train:\n  steps: 0\n  warmup_steps: 0\n",
-                     m.d_model, m.n_layers, m.n_heads, m.n_kv_heads, m.head_dim, m.d_ff, m.max_seq_len,
-                     fmt::format("{:.17g}", m.rope_theta), fmt::format("{:.17g}", m.norm_eps),
-                     m.tie_embeddings ? "true" : "false", hf.bos_token_id ? "true" : "false",
-                     std::min(DataConfig{}.seq_len, m.max_seq_len), (run_dir.lexically_normal() / "tokenizer").string());
+  c.runs_dir = absolute.parent_path().parent_path().string();
+  c.experiment = absolute.parent_path().filename().string();
+  c.run = absolute.filename().string();
+  c.model = hf.model;
+  c.data.tokenizer = "hf";
+  c.data.bos = hf.bos_token_id.has_value();
+  c.data.seq_len = std::min(c.data.seq_len, c.model.max_seq_len);
+  c.data.components.get<HfTokenizerOptions>("hf").path = (run_dir.lexically_normal() / "tokenizer").string();
+  c.train.steps = 0;
+  c.train.warmup_steps = 0;
+  return c;
 }
 
 nlohmann::json file_records(const fs::path& dir) {
@@ -88,7 +85,8 @@ void import_hf(const fs::path& source, const fs::path& run_dir, const std::vecto
                                     "tokenizer.json); to turn it into another preset, train a run with "
                                     "model.init_from={}",
                                     text, run_dir.string()));
-  ConfigTree tree = config_tree_from_string(imported_config_yaml(hf, run_dir), "import-hf");
+  // Through the tree, so the overrides are checked and reported like any command line's.
+  ConfigTree tree = config_tree_from_string(config_to_yaml(imported_config(hf, run_dir)), "import-hf");
   apply_overrides(tree, overrides);
   const Config config = config_from_tree(tree);
 
