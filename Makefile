@@ -1,10 +1,10 @@
 # Set-up and everyday commands. `make demo` and `make test` each install what they need on a fresh
 # Debian bookworm machine (apt packages only when missing; the pinned torch wheel once per machine, see
 # tools/python/make_env.sh), configure, build, then run. LibTorch comes from that wheel, the other C++
-# libraries from Debian.
+# libraries from Debian (libgloo-dev only for its headers: the Gloo code itself is the copy inside LibTorch).
 APT_PACKAGES := cmake ninja-build g++ pkg-config git curl python3-venv \
   libyaml-cpp-dev libhdf5-dev libfmt-dev libboost-program-options-dev \
-  libgtest-dev nlohmann-json3-dev libssl-dev libsentencepiece-dev libpcre2-dev \
+  libgtest-dev nlohmann-json3-dev libssl-dev libsentencepiece-dev libpcre2-dev libgloo-dev \
   python3-h5py python3-numpy python3-matplotlib python3-pandas
 # The Slurm test starts a real single-node cluster (tests/slurm/cluster.sh); only `make test` needs these.
 TEST_PACKAGES := slurmctld slurmd slurm-client munge

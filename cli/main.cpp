@@ -16,6 +16,7 @@
 #include "framework/core/errors.h"
 #include "framework/core/runtime.h"
 #include "framework/core/text.h"
+#include "framework/dist/process_group.h"
 #include "framework/model/presets.h"
 #include "framework/run/pipeline.h"
 
@@ -110,6 +111,41 @@ int print_version() {
   return 0;
 }
 
+// Prints an error as "error: ..." ("error (rank 1 of 2): ..." in a multi-process run, whose other ranks
+// also find the message in the store) and returns `code`.
+int report_error(const char* kind, const std::string& message, int code) {
+  std::fflush(stdout);
+  const Distributed& dist = distributed();
+  if (dist.active()) dist.report_failure(message);
+  const std::string where = dist.active() ? fmt::format(" (rank {} of {})", dist.rank(), dist.world_size()) : "";
+  std::fprintf(stderr, "%s%s: %s\n", kind, where.c_str(), message.c_str());
+  return code;
+}
+
+int run_command(const std::map<std::string, int (*)(const std::vector<std::string>&)>& commands,
+                const std::string& command, const std::vector<std::string>& args) {
+  try {
+    auto it = commands.find(command);
+    if (it == commands.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, fn] : commands) names.push_back(name);
+      throw ConfigError(fmt::format("unknown command '{}'{}; commands: {}", command, did_you_mean(command, names),
+                                    join(names, ", ")));
+    }
+    return it->second(args);
+  } catch (const ConfigError& e) {
+    return report_error("error", e.what(), 2);
+  } catch (const RunInUse& e) {
+    return report_error("busy", e.what(), 3);
+  } catch (const RuntimeError& e) {
+    return report_error("error", e.what(), 1);
+  } catch (const c10::Error& e) {
+    return report_error("error (torch)", e.what_without_backtrace(), 1);
+  } catch (const std::exception& e) {
+    return report_error("error", e.what(), 1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,34 +163,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  try {
-    auto it = commands.find(command);
-    if (it == commands.end()) {
-      std::vector<std::string> names;
-      for (const auto& [name, fn] : commands) names.push_back(name);
-      throw ConfigError(fmt::format("unknown command '{}'{}; commands: {}", command, did_you_mean(command, names),
-                                    join(names, ", ")));
-    }
-    return it->second(std::vector<std::string>(argv + 2, argv + argc));
-  } catch (const ConfigError& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const RunInUse& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "busy: %s\n", e.what());
-    return 3;
-  } catch (const RuntimeError& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  } catch (const c10::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error (torch): %s\n", e.what_without_backtrace());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  const int code = run_command(commands, command, std::vector<std::string>(argv + 2, argv + argc));
+  leave_distributed();
+  return code;
 }

@@ -330,6 +330,32 @@ struct QuantConfig {
   }
 };
 
+// One run on several processes (framework/dist, docs/distributed.md): data parallelism over
+// torch.distributed. `oasis train` joins the group its launcher (torchrun, srun) describes; nodes and
+// procs_per_node tell `oasis run` how to launch each cell. The global batch is train.batch_size x
+// train.grad_accum windows whatever the number of processes, so these keys are not part of the config
+// hash: they change how a run executes, not what it computes (to float summation order).
+struct DistConfig {
+  int64_t nodes = 1;
+  int64_t procs_per_node = 1;
+  std::string backend = "auto";
+  double timeout_s = 300;
+  double bucket_mb = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("nodes", nodes, "nodes per run (oasis run --slurm: sbatch --nodes)", between<int64_t>(1, 1 << 16));
+    v.field("procs_per_node", procs_per_node, "processes per node, one per GPU (torchrun --nproc-per-node, srun tasks)",
+            between<int64_t>(1, 1024));
+    v.field("backend", backend, "gradient all-reduce: gloo (CPU), nccl (CUDA), auto (nccl on cuda, else gloo)",
+            one_of({"auto", "gloo", "nccl"}));
+    v.field("timeout_s", timeout_s, "seconds to wait for the rendezvous and for each collective before failing",
+            between(1.0, 86400.0));
+    v.field("bucket_mb", bucket_mb, "gradient bucket size in MiB: each bucket is all-reduced as soon as it is ready",
+            between(0.001, 4096.0));
+  }
+};
+
 struct Config {
   std::string experiment = "default";
   std::string run = "run";
@@ -348,6 +374,7 @@ struct Config {
   FinetuneConfig finetune;
   Gsm8kConfig gsm8k;
   ReportConfig report;
+  DistConfig dist;
 
   template <class V>
   void visit(V& v) {
@@ -374,6 +401,7 @@ struct Config {
     v.section("finetune", finetune);
     v.section("gsm8k", gsm8k);
     v.section("report", report);
+    v.section("dist", dist);
   }
 
   int64_t eval_context_len() const { return eval.context_len ? eval.context_len : data.seq_len; }

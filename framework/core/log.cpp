@@ -12,11 +12,14 @@ namespace oasis {
 
 namespace {
 bool bar_visible = false;
-}
+bool quiet = false;
+}  // namespace
+
+void set_console_quiet(bool on) { quiet = on; }
 
 bool Progress::interactive() {
   static const bool tty = ::isatty(STDERR_FILENO) == 1;
-  return tty;
+  return tty && !quiet;
 }
 
 void print_table(const std::string& title, const std::vector<std::pair<std::string, std::string>>& rows) {
@@ -33,6 +36,7 @@ void print_table(const std::string& title, const std::vector<std::pair<std::stri
 }
 
 void log_line(const std::string& line) {
+  if (quiet) return;
   if (bar_visible) {
     std::fputs("\r\033[K", stderr);
     bar_visible = false;

@@ -22,6 +22,10 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
 // Prints a line to stdout (clearing any progress bar first).
 void log_line(const std::string& line);
 
+// Silences log_line, tables and progress bars: the ranks other than 0 of a multi-process run, whose
+// output would repeat rank 0's. Errors still reach stderr.
+void set_console_quiet(bool on);
+
 class Progress {
  public:
   Progress(std::string label, int64_t total, int64_t start = 0);

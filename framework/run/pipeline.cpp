@@ -17,6 +17,7 @@
 #include "framework/core/version.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/dist/process_group.h"
 #include "framework/eval/backcopy_scores.h"
 #include "framework/eval/gsm8k_eval.h"
 #include "framework/eval/perplexity.h"
@@ -72,8 +73,12 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   s.config = config;
   s.run_dir = run_dir;
   for (const auto& name : config.quant.schemes) s.schemes.push_back(load_quant_scheme(name));
-  s.threads = apply_threads(config.threads);
+  const Distributed& dist = distributed();
+  // threads 0 = all cores, shared by the processes of this node.
+  s.threads = apply_threads(config.threads ? config.threads
+                                           : std::max<int64_t>(1, resolve_threads(0) / dist.local_world_size()));
   s.device = resolve_device(config.device);
+  if (s.device.is_cuda() && dist.active()) s.device = c10::Device(c10::kCUDA, c10::DeviceIndex(dist.local_rank()));
   s.data = prepare_data(config.data, needed_splits(config, s.schemes, training));
   seed_everything(config.seed);
   s.components = resolve_components(config.model);
@@ -86,6 +91,7 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   rows.emplace_back("(code version)", code_version());
   rows.emplace_back("(config hash)", config_hash(config));
   rows.emplace_back("(run dir)", run_dir.string());
+  rows.emplace_back("(processes)", dist.describe());
   rows.emplace_back("(device / precision / attention / threads)",
                     fmt::format("{} / {} / {} / {}", s.device.str(), precision_name(s.compute.dtype),
                                 s.compute.attention_kernel(), s.threads));
@@ -105,6 +111,13 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
                     std::to_string(config.train.batch_size * config.train.grad_accum * config.data.seq_len));
   print_table("oasis settings", rows);
   return s;
+}
+
+// Every rank must train on the same tokens: rank 0 prepares the caches the others then read.
+void require_same_data(const Session& s) {
+  std::string identity = std::to_string(s.data.tokenizer->vocab_size());
+  for (const auto& [name, ids] : s.data.splits) identity += fmt::format(" {}:{}", name, ids.size());
+  distributed().require_same("tokenized data (vocabulary, tokens per split)", identity);
 }
 
 nlohmann::json evaluate_perplexities(Session& s, const std::string& scheme) {
@@ -312,14 +325,39 @@ nlohmann::json results_header(const Session& s, int64_t checkpoint_step) {
 
 }  // namespace
 
+namespace {
+
+// A rank other than 0 of a multi-process run: it trains in step with rank 0 and writes nothing. Rank 0
+// prepares the run directory and the data caches first, and evaluates alone (the others wait for it
+// only when a fine-tuning stage follows the evaluation).
+void follow_main_rank(const Config& config, const Distributed& dist) {
+  if (dist.wait_for_main("session") == "done") return;
+  Session s = open_session(config, config.run_dir(), true);
+  require_same_data(s);
+  train_model(config, s.run_dir, *s.model, s.data);
+  if (config.finetune.steps == 0) return;
+  dist.wait_for_main("evaluation");
+  finetune(s);
+}
+
+}  // namespace
+
 nlohmann::json train_and_evaluate(const Config& config) {
+  const Distributed& dist = join_distributed(config, config_hash(config));
+  if (!dist.is_main()) {
+    follow_main_rank(config, dist);
+    return nlohmann::json::object();
+  }
   const RunLock lock(config.run_dir());  // before config.yaml: a second writer never leaves its config behind
   const fs::path run_dir = prepare_run_dir(config);
   if (run_is_done(run_dir)) {
+    dist.announce("session", "done");
     log_line(fmt::format("run already complete: {} (delete DONE to evaluate again, or use `oasis eval`)", run_dir.string()));
     return read_json_file(run_dir / "results.json");
   }
   Session s = open_session(config, run_dir, true);
+  dist.announce("session", "train");
+  require_same_data(s);
   const TrainResult trained = train_model(config, run_dir, *s.model, s.data);
 
   nlohmann::json results = results_header(s, trained.state.step);
@@ -327,8 +365,10 @@ nlohmann::json train_and_evaluate(const Config& config) {
                       {"tokens_seen", trained.state.tokens_seen},
                       {"final_loss", trained.state.last_loss},
                       {"final_val_loss", trained.state.last_val_loss},
-                      {"wall_s", trained.state.elapsed_s}};
+                      {"wall_s", trained.state.elapsed_s},
+                      {"processes", {{"world_size", dist.world_size()}, {"backend", dist.backend()}}}};
   evaluate_into(s, trained.state.step, results);
+  dist.announce("evaluation");
   finetune_and_score(s, results, true);
   commit_results(run_dir, results);
   mark_run_done(run_dir);

@@ -18,7 +18,7 @@ bool run_name_key(const std::string& key) { return key == "experiment" || key ==
 
 bool result_neutral(const std::string& key) {
   return key == "threads" || key == "runs_dir" || key == "data.data_dir" || key == "data.cache_dir" ||
-         key.rfind("report.", 0) == 0;
+         key.rfind("report.", 0) == 0 || key.rfind("dist.", 0) == 0;
 }
 
 bool training_neutral(const std::string& key) {

@@ -14,7 +14,8 @@ namespace oasis {
 bool run_name_key(const std::string& key);
 
 // Keys that change no number a run reports: where and how fast it executes (threads, runs_dir,
-// data.data_dir, data.cache_dir: where the same data is found) and how the report presents it (report.*).
+// data.data_dir, data.cache_dir: where the same data is found, dist.*: on how many processes) and how the
+// report presents it (report.*).
 bool result_neutral(const std::string& key);
 
 // Keys that change how a run is evaluated or executed, not what it trains: the result-neutral keys and

@@ -10,6 +10,8 @@
 #include "framework/core/log.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/dist/gradient_sync.h"
+#include "framework/dist/process_group.h"
 #include "framework/eval/backcopy_scores.h"
 #include "framework/model/language_model.h"
 #include "framework/stats/collect.h"
@@ -28,16 +30,32 @@ at::Tensor lm_loss(LanguageModel& model, const Batch& batch, const c10::Device& 
 
 namespace {
 
-double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig& t, const c10::Device& device) {
+// The mean loss over the validation batches; with several ranks each takes every world_size-th batch.
+double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig& t, const c10::Device& device,
+                       const Distributed& dist) {
   torch::NoGradGuard no_grad;
   model.eval();
   double sum = 0;
-  for (int64_t i = 0; i < t.eval_batches; ++i) {
+  for (int64_t i = dist.rank(); i < t.eval_batches; i += dist.world_size()) {
     Batch b{all.inputs.narrow(0, i * t.batch_size, t.batch_size), all.targets.narrow(0, i * t.batch_size, t.batch_size)};
     sum += lm_loss(model, b, device).item<double>();
   }
   model.train();
-  return sum / double(t.eval_batches);
+  return dist.sum(sum) / double(t.eval_batches);
+}
+
+// Micro-batches per rank in one step: the step's grad_accum micro-batches are dealt out to the ranks.
+// `stage` is the config section of the schedule (train, finetune).
+int64_t local_accumulation(const std::string& stage, const TrainConfig& t, const Distributed& dist) {
+  const int64_t ranks = dist.world_size();
+  if (t.grad_accum % ranks != 0)
+    throw ConfigError(fmt::format(
+        "{}.grad_accum = {} is not divisible by the {} ranks: a step's {} x {} windows are dealt out as whole "
+        "micro-batches of {}.batch_size, grad_accum / ranks to each rank; set {}.grad_accum to a multiple of {} (e.g. "
+        "{}.grad_accum={} {}.batch_size={} keeps the global batch when that divides)",
+        stage, t.grad_accum, ranks, t.grad_accum, t.batch_size, stage, stage, ranks, stage, ranks, stage,
+        std::max<int64_t>(1, t.grad_accum * t.batch_size / ranks)));
+  return t.grad_accum / ranks;
 }
 
 // The statistics summary over the first batch_size validation windows (the same at every validation).
@@ -74,12 +92,16 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
 
 TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& t,
                         const std::filesystem::path& run_dir, LanguageModel& model, const StageData& data) {
+  const Distributed& dist = distributed();
+  const int64_t local_accum = local_accumulation(name, t, dist);
   const auto device = model.parameters().front().device();
   auto optimizer = make_optimizer(model, t, data.pretrained ? data.pretrained->new_parameters : std::set<std::string>{});
   TrainResult result;
-  std::filesystem::create_directories(run_dir);
+  if (dist.is_main()) std::filesystem::create_directories(run_dir);
 
-  if (auto latest = latest_checkpoint(run_dir)) {
+  const auto latest = latest_checkpoint(run_dir);
+  dist.require_same(name + " resume checkpoint", latest ? latest->filename().string() : "none");
+  if (latest) {
     result.state = load_checkpoint(*latest, model, optimizer.get());
     result.resumed_from_checkpoint = true;
     log_line(fmt::format("{}: resume from {} (step {}, {} samples read)", name, latest->string(), result.state.step,
@@ -88,8 +110,14 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
     apply_pretrained_start(*data.pretrained, model);
   }
   TrainState& state = result.state;
-  MetricsLog metrics(run_dir / "metrics.jsonl", state.step);
+  std::optional<MetricsLog> metrics;  // rank 0 writes the run's files
+  if (dist.is_main()) metrics.emplace(run_dir / "metrics.jsonl", state.step);
   std::vector<at::Tensor> params = model.parameters();
+  GradientSync gradients(dist, model.named_parameters(), config.dist.bucket_mb);
+  if (dist.active())
+    log_line(fmt::format("{}: {} ranks x {} micro-batches of {} per step, gradients in {} buckets of <= {} MiB ({})", name,
+                         dist.world_size(), local_accum, t.batch_size, gradients.buckets(), config.dist.bucket_mb,
+                         dist.backend()));
 
   model.train();
   Progress progress(name, t.steps, state.step);
@@ -97,79 +125,103 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
   const auto run_start = Clock::now();
   const double elapsed_before = state.elapsed_s;
   int64_t window_tokens = 0;
-  while (state.step < t.steps) {
-    const double lr = lr_at(t, state.step);
-    set_lr(*optimizer, lr);
-    clear_gradients(*optimizer);
-    double step_loss = 0;
-    int64_t step_tokens = 0;
-    for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-      const Batch batch = data.train(state.samples_consumed, t.batch_size);
-      state.samples_consumed += t.batch_size;
-      step_tokens += batch.inputs.numel();
-      auto loss = lm_loss(model, batch, device) / double(t.grad_accum);
-      loss.backward();
-      step_loss += loss.item<double>();
-    }
-    if (!std::isfinite(step_loss)) {
-      auto last = latest_checkpoint(run_dir);
-      throw RuntimeError(fmt::format("step {}: training loss is {} (lr {:.3g}); last good checkpoint: {}",
-                                     state.step + 1, step_loss, lr, last ? last->string() : "none"));
-    }
-    const double max_norm = t.grad_clip > 0 ? t.grad_clip : std::numeric_limits<double>::infinity();
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-    optimizer->step();
-    state.step += 1;
-    state.tokens_seen += step_tokens;
-    window_tokens += step_tokens;
-    state.last_loss = step_loss;
+  try {
+    while (state.step < t.steps) {
+      const double lr = lr_at(t, state.step);
+      set_lr(*optimizer, lr);
+      clear_gradients(*optimizer);
+      double local_loss = 0;
+      int64_t local_tokens = 0;
+      // Rank r reads micro-batches r * local_accum ... of the step: the same windows, in the same order
+      // within each rank, as one process accumulating all grad_accum of them.
+      for (int64_t micro = 0; micro < local_accum; ++micro) {
+        const int64_t first = state.samples_consumed + (dist.rank() * local_accum + micro) * t.batch_size;
+        const Batch batch = data.train(first, t.batch_size);
+        local_tokens += batch.inputs.numel();
+        auto loss = lm_loss(model, batch, device) / double(local_accum);
+        if (micro == local_accum - 1) gradients.expect_sync();
+        loss.backward();
+        local_loss += loss.item<double>();
+      }
+      state.samples_consumed += t.batch_size * t.grad_accum;
+      const std::vector<double> totals = dist.sum({local_loss / double(dist.world_size()), double(local_tokens)});
+      const double step_loss = totals[0];
+      const auto step_tokens = int64_t(totals[1]);
+      if (!std::isfinite(step_loss)) {
+        auto last = latest_checkpoint(run_dir);
+        throw RuntimeError(fmt::format("step {}: training loss is {} (lr {:.3g}); last good checkpoint: {}",
+                                       state.step + 1, step_loss, lr, last ? last->string() : "none"));
+      }
+      const double max_norm = t.grad_clip > 0 ? t.grad_clip : std::numeric_limits<double>::infinity();
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+      optimizer->step();
+      state.step += 1;
+      state.tokens_seen += step_tokens;
+      window_tokens += step_tokens;
+      state.last_loss = step_loss;
 
-    const bool last_step = state.step == t.steps;
-    if (state.step % t.log_every == 0 || last_step) {
-      const double tok_s = double(window_tokens) / seconds_since(window_start);
-      metrics.append({{"step", state.step}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                      {"tokens_per_s", tok_s}, {"tokens_seen", state.tokens_seen}});
-      const std::string status = fmt::format("loss {:.4f} lr {:.2e} norm {:.3f} {:.0f} tok/s", step_loss, lr, grad_norm, tok_s);
-      if (Progress::interactive())
-        progress.update(state.step, status);
-      else
-        log_line(fmt::format("{} {:>6}/{} | {}", name, state.step, t.steps, status));
-      window_start = Clock::now();
-      window_tokens = 0;
-    }
-    if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
-      state.last_val_loss = validation_loss(model, data.validation, t, device);
-      nlohmann::json record = {{"step", state.step}, {"val_loss", state.last_val_loss},
-                               {"val_ppl", std::exp(state.last_val_loss)}};
-      std::string watched;
-      if (data.task_scores) {
-        const nlohmann::json scores = data.task_scores(model, data.validation);
-        record.update(scores);
-        watched += fmt::format(" | copy acc {:.3f} bigram loss {:.3f} (optimum {:.3f})", scores["copy_accuracy"].get<double>(),
-                               scores["bigram_loss"].get<double>(), scores["bigram_optimum"].get<double>());
+      const bool last_step = state.step == t.steps;
+      if (state.step % t.log_every == 0 || last_step) {
+        const double tok_s = double(window_tokens) / seconds_since(window_start);
+        if (metrics)
+          metrics->append({{"step", state.step}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                           {"tokens_per_s", tok_s}, {"tokens_seen", state.tokens_seen}});
+        const std::string status =
+            fmt::format("loss {:.4f} lr {:.2e} norm {:.3f} {:.0f} tok/s", step_loss, lr, grad_norm, tok_s);
+        if (Progress::interactive())
+          progress.update(state.step, status);
+        else
+          log_line(fmt::format("{} {:>6}/{} | {}", name, state.step, t.steps, status));
+        window_start = Clock::now();
+        window_tokens = 0;
       }
-      if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
-        const SchemeStats watched_stats = watch_statistics(model, data.validation, config, t);
-        const StatsSummary w = watched_stats.summary();
-        for (const auto& m : summary_metrics())
-          if (m.watched) record[m.name] = w.*m.value;
-        record["first_token_vs_uniform_per_head"] = watched_stats.first_token_vs_uniform_per_head();
-        watched += " | " + watched_summary_text(w);
+      if ((t.eval_every > 0 && state.step % t.eval_every == 0) || last_step) {
+        state.last_val_loss = validation_loss(model, data.validation, t, device, dist);
+        if (metrics) {  // the task scores and statistics only inform rank 0's log and metrics
+          nlohmann::json record = {{"step", state.step}, {"val_loss", state.last_val_loss},
+                                   {"val_ppl", std::exp(state.last_val_loss)}};
+          std::string watched;
+          if (data.task_scores) {
+            const nlohmann::json scores = data.task_scores(model, data.validation);
+            record.update(scores);
+            watched += fmt::format(" | copy acc {:.3f} bigram loss {:.3f} (optimum {:.3f})",
+                                   scores["copy_accuracy"].get<double>(), scores["bigram_loss"].get<double>(),
+                                   scores["bigram_optimum"].get<double>());
+          }
+          if (t.watch_stats) {  // where sinks and outliers stand, so a run's size can be chosen from evidence
+            const SchemeStats watched_stats = watch_statistics(model, data.validation, config, t);
+            const StatsSummary w = watched_stats.summary();
+            for (const auto& m : summary_metrics())
+              if (m.watched) record[m.name] = w.*m.value;
+            record["first_token_vs_uniform_per_head"] = watched_stats.first_token_vs_uniform_per_head();
+            watched += " | " + watched_summary_text(w);
+          }
+          metrics->append(record);
+          log_line(fmt::format("{} {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", name, state.step, t.steps,
+                               state.last_val_loss, std::exp(state.last_val_loss), watched));
+        }
+        window_start = Clock::now();  // keep validation time out of tokens/s
       }
-      metrics.append(record);
-      log_line(fmt::format("{} {:>6}/{} | val loss {:.4f} ppl {:.2f}{}", name, state.step, t.steps, state.last_val_loss,
-                           std::exp(state.last_val_loss), watched));
-      window_start = Clock::now();  // keep validation time out of tokens/s
+      if ((t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0) || last_step) {
+        state.elapsed_s = elapsed_before + seconds_since(run_start);
+        if (dist.is_main()) save_checkpoint(run_dir, state, model, *optimizer, t.keep_checkpoints);
+        window_start = Clock::now();
+      }
     }
-    if ((t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0) || last_step) {
-      state.elapsed_s = elapsed_before + seconds_since(run_start);
-      save_checkpoint(run_dir, state, model, *optimizer, t.keep_checkpoints);
-      window_start = Clock::now();
-    }
+  } catch (const RuntimeError&) {
+    throw;
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!dist.active()) throw;
+    const auto last = latest_checkpoint(run_dir);
+    throw RuntimeError(fmt::format("{}; the last checkpoint is {}: launch the run again to resume from it",
+                                   dist.explain_failure(e, fmt::format("{} step {}", name, state.step + 1)),
+                                   last ? last->string() : "none (it starts over)"));
   }
   progress.finish();
   state.elapsed_s = elapsed_before + seconds_since(run_start);
-  if (t.steps == 0 && !result.resumed_from_checkpoint)  // the initialised model, evaluable like any other
+  if (t.steps == 0 && !result.resumed_from_checkpoint && dist.is_main())  // the initialised model, evaluable like any other
     save_checkpoint(run_dir, state, model, *optimizer, t.keep_checkpoints);
   return result;
 }
