@@ -1,6 +1,9 @@
 #include "framework/dist/process_group.h"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
+#include <csignal>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -60,6 +63,16 @@ struct Distributed::Impl {
   std::mutex stop_mutex;
   std::condition_variable stop_signal;
   bool stopping = false;
+
+  // Also when the constructor of Distributed fails after the heartbeat started.
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(stop_mutex);
+      stopping = true;
+    }
+    stop_signal.notify_all();
+    if (heartbeat.joinable()) heartbeat.join();
+  }
 
   // `counted`: the connection that joins the rendezvous (the host waits until all ranks' have); a
   // second connection of a rank must not count again.
@@ -146,15 +159,7 @@ Distributed::Distributed(const LaunchEnv& env, const DistConfig& config, const s
   }
 }
 
-Distributed::~Distributed() {
-  if (!impl_) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->stop_mutex);
-    impl_->stopping = true;
-  }
-  impl_->stop_signal.notify_all();
-  if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
-}
+Distributed::~Distributed() = default;
 
 std::string Distributed::describe() const {
   if (!active()) return "single process";
@@ -302,6 +307,17 @@ void Distributed::leave() const noexcept {
   }
 }
 
+int64_t micro_batches_per_rank(const std::string& stage, const TrainConfig& t, const Distributed& group) {
+  const int64_t ranks = group.world_size();
+  if (t.grad_accum % ranks != 0)
+    throw ConfigError(fmt::format(
+        "{0}.grad_accum = {1} is not divisible by the {2} ranks: a step's {1} micro-batches of {0}.batch_size are "
+        "dealt out whole, grad_accum / ranks to each rank; set {0}.grad_accum to a multiple of {2} (the global batch "
+        "is {0}.batch_size x {0}.grad_accum windows on any number of ranks)",
+        stage, t.grad_accum, ranks));
+  return t.grad_accum / ranks;
+}
+
 namespace {
 std::unique_ptr<Distributed>& current() {
   static std::unique_ptr<Distributed> group = std::make_unique<Distributed>();
@@ -327,8 +343,12 @@ const Distributed& join_distributed(const Config& config, const std::string& con
         env ? fmt::format("as one of WORLD_SIZE = {}", launched) : std::string("alone (no WORLD_SIZE)"),
         config.dist.procs_per_node));
   if (!env) return *current();
+  // torchrun's workers end with it, even when it is killed (the sweep runner's children die with it).
+  if (env->launcher == "torchrun") ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   current() = std::make_unique<Distributed>(*env, config.dist, config_hash, resolve_device(config.device).is_cuda());
   set_console_quiet(!current()->is_main());
+  micro_batches_per_rank("train", config.train, *current());  // before anything is written
+  if (config.finetune.steps > 0) micro_batches_per_rank("finetune", config.finetune, *current());
   return *current();
 }
 

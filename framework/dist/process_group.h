@@ -23,6 +23,7 @@ namespace oasis {
 
 struct Config;
 struct DistConfig;
+struct TrainConfig;
 
 class Distributed {
  public:
@@ -76,6 +77,10 @@ class Distributed {
   std::string backend_ = "none";
   std::unique_ptr<Impl> impl_;
 };
+
+// A step's grad_accum micro-batches are dealt out to the ranks: how many each runs. A ConfigError naming
+// `stage`.grad_accum (stage: the config section, train or finetune) when they do not divide.
+int64_t micro_batches_per_rank(const std::string& stage, const TrainConfig& schedule, const Distributed& group);
 
 // This process's group: a single process until join_distributed has joined the launch's.
 const Distributed& distributed();

@@ -40,13 +40,47 @@ std::string minutes(double seconds) {
   return fmt::format("{}m{:02d}s", int64_t(seconds) / 60, int64_t(seconds) % 60);
 }
 
-// Starts `oasis run FILE overrides... --cell ID threads=T` with stdout+stderr appended to <cell>/log.txt.
+// Processes a cell runs as (dist.procs_per_node on one node): the job slots it takes.
+int64_t cell_processes(const SweepCell& cell) {
+  const DistConfig& d = cell.config.dist;
+  if (d.nodes > 1)
+    throw ConfigError(fmt::format("cell {}: dist.nodes = {} needs a cluster; run it with `oasis run --slurm`, or set "
+                                  "dist.nodes=1 to run dist.procs_per_node processes on this machine",
+                                  cell.id, d.nodes));
+  return d.procs_per_node;
+}
+
+// torchrun from $OASIS_TORCHRUN, the PATH, or the project's Python environment (which has torch).
+std::string torchrun_path() {
+  if (const char* configured = std::getenv("OASIS_TORCHRUN"); configured && *configured) return configured;
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  for (size_t start = 0; start <= path.size();) {
+    const size_t end = std::min(path.find(':', start), path.size());
+    const fs::path candidate = fs::path(path.substr(start, end - start)) / "torchrun";
+    if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  const fs::path bundled = repo_root() / ".venv" / "bin" / "torchrun";
+  if (::access(bundled.c_str(), X_OK) == 0) return bundled.string();
+  throw RuntimeError("oasis run: a cell with dist.procs_per_node > 1 is launched with torchrun, which is neither in "
+                     "$OASIS_TORCHRUN, on the PATH nor in .venv/bin (run `make venv`)");
+}
+
+// Starts `oasis run FILE overrides... --cell ID threads=T` with stdout+stderr appended to <cell>/log.txt;
+// a cell of several processes runs under `torchrun --standalone --nproc-per-node P --no-python`.
 pid_t start_cell(const Experiment& e, const SweepCell& cell, int64_t threads) {
   fs::create_directories(cell.dir());
   const std::string log = (cell.dir() / "log.txt").string();
-  std::vector<std::string> args = {"oasis", "run", e.file.string()};
+  const int64_t processes = cell_processes(cell);
+  std::vector<std::string> args;
+  if (processes > 1)
+    args = {torchrun_path(), "--standalone", fmt::format("--nproc-per-node={}", processes), "--no-python",
+            fs::read_symlink("/proc/self/exe").string()};
+  else
+    args = {"oasis"};
+  args.insert(args.end(), {"run", e.file.string()});
   args.insert(args.end(), e.overrides.begin(), e.overrides.end());
-  args.insert(args.end(), {"--cell", cell.id, fmt::format("threads={}", threads)});
+  args.insert(args.end(), {"--cell", cell.id, fmt::format("threads={}", std::max<int64_t>(1, threads / processes))});
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw RuntimeError("oasis run: fork failed");
@@ -60,7 +94,7 @@ pid_t start_cell(const Experiment& e, const SweepCell& cell, int64_t threads) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
+    ::execv(processes > 1 ? args[0].c_str() : "/proc/self/exe", argv.data());
     ::_exit(127);
   }
   return pid;
@@ -125,6 +159,7 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
     Clock::time_point start;
   };
   std::map<pid_t, Running> running;
+  int64_t slots_in_use = 0;  // a cell of P processes takes P of the --jobs slots
   std::map<const SweepCell*, Clock::time_point> busy_until;  // held by another process: retry after
   const auto t0 = Clock::now();
   auto last_progress = Clock::now() - std::chrono::hours(1);
@@ -133,7 +168,7 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
 
   while (!queue.empty() || !running.empty()) {
     // Launch what can run now; cells another process holds wait their turn at the back.
-    for (size_t tries = queue.size(); tries > 0 && int64_t(running.size()) < options.jobs && !queue.empty(); --tries) {
+    for (size_t tries = queue.size(); tries > 0 && slots_in_use < options.jobs && !queue.empty(); --tries) {
       const SweepCell* cell = queue.front();
       queue.pop_front();
       if (run_is_done(cell->dir())) {  // finished meanwhile by another runner
@@ -145,7 +180,13 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
         queue.push_back(cell);
         continue;
       }
-      running[start_cell(e, *cell, threads)] = {cell, Clock::now()};
+      const int64_t processes = cell_processes(*cell);
+      if (!running.empty() && slots_in_use + processes > options.jobs) {  // alone, a wide cell may take every slot
+        queue.push_front(cell);
+        break;
+      }
+      running[start_cell(e, *cell, threads * std::min(processes, options.jobs))] = {cell, Clock::now()};
+      slots_in_use += processes;
       log_line(fmt::format("start {} (log: {})", cell->id, (cell->dir() / "log.txt").string()));
       changed = true;
     }
@@ -154,6 +195,7 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
     if (pid > 0 && running.count(pid)) {
       const Running r = running[pid];
       running.erase(pid);
+      slots_in_use -= cell_processes(*r.cell);
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       const double took = seconds_since(r.start);
       if (code == 0) {

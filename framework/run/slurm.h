@@ -2,7 +2,9 @@
 // running `oasis run EXPERIMENT [overrides] --cell ID` (so locks, resume and DONE work as locally).
 // Every value that reaches the script is single-quoted for the shell; #SBATCH directive values must be
 // plain tokens (letters, digits, . _ - : / = @ % + ,) or the script is refused; task output goes to
-// <cell>/slurm.log through a quoted shell redirect, never through a directive.
+// <cell>/slurm.log through a quoted shell redirect, never through a directive. With dist.nodes x
+// dist.procs_per_node > 1 each array task asks for that many tasks and starts them with `srun`, after
+// exporting MASTER_ADDR (the first node) and MASTER_PORT (from the job id) for the rendezvous.
 #pragma once
 #include <filesystem>
 #include <string>

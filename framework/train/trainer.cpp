@@ -44,20 +44,6 @@ double validation_loss(LanguageModel& model, const Batch& all, const TrainConfig
   return dist.sum(sum) / double(t.eval_batches);
 }
 
-// Micro-batches per rank in one step: the step's grad_accum micro-batches are dealt out to the ranks.
-// `stage` is the config section of the schedule (train, finetune).
-int64_t local_accumulation(const std::string& stage, const TrainConfig& t, const Distributed& dist) {
-  const int64_t ranks = dist.world_size();
-  if (t.grad_accum % ranks != 0)
-    throw ConfigError(fmt::format(
-        "{}.grad_accum = {} is not divisible by the {} ranks: a step's {} x {} windows are dealt out as whole "
-        "micro-batches of {}.batch_size, grad_accum / ranks to each rank; set {}.grad_accum to a multiple of {} (e.g. "
-        "{}.grad_accum={} {}.batch_size={} keeps the global batch when that divides)",
-        stage, t.grad_accum, ranks, t.grad_accum, t.batch_size, stage, stage, ranks, stage, ranks, stage,
-        std::max<int64_t>(1, t.grad_accum * t.batch_size / ranks)));
-  return t.grad_accum / ranks;
-}
-
 // The statistics summary over the first batch_size validation windows (the same at every validation).
 SchemeStats watch_statistics(LanguageModel& model, const Batch& validation, const Config& config,
                              const TrainConfig& t) {
@@ -93,7 +79,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
 TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& t,
                         const std::filesystem::path& run_dir, LanguageModel& model, const StageData& data) {
   const Distributed& dist = distributed();
-  const int64_t local_accum = local_accumulation(name, t, dist);
+  const int64_t local_accum = micro_batches_per_rank(name, t, dist);
   const auto device = model.parameters().front().device();
   auto optimizer = make_optimizer(model, t, data.pretrained ? data.pretrained->new_parameters : std::set<std::string>{});
   TrainResult result;
