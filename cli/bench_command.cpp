@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
+#include "cli/bench_scaling.h"
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "framework/core/config.h"
@@ -71,13 +72,16 @@ struct BenchOptions {
   int64_t steps = 10, warmup = 3, decode_tokens = 256, decode_batch = 1;
   double peak_tflops = 0;
   bool forward_only = false;  // evaluation forward passes only: no training steps, no child process
+  std::vector<int64_t> ranks;  // --ranks: data-parallel scaling instead (cli/bench_scaling.h)
+  int64_t repeats = 3;
+  bool rank_child = false;
 };
 
 // The options, or nothing when --help was asked for (and printed).
 std::optional<BenchOptions> parse_bench(const std::vector<std::string>& args) {
   po::options_description options("bench options");
   BenchOptions o;
-  std::string presets_text, schemes_text;
+  std::string presets_text, schemes_text, ranks_text;
   options.add_options()("help,h", "show this help")(
       "presets", po::value(&presets_text)->default_value("standard,attnres,attnres-clipped,attnres-gated,attnres-softmax1,oasis"),
       "comma-separated presets to measure")("steps", po::value(&o.steps)->default_value(10), "timed steps per preset")(
@@ -97,13 +101,18 @@ std::optional<BenchOptions> parse_bench(const std::vector<std::string>& args) {
       "forward-only", po::bool_switch(&o.forward_only),
       "time only the evaluation forward passes of --eval-schemes (no training steps and no child process: measure "
       "peak memory from outside, e.g. /usr/bin/time -v)")(
+      "ranks", po::value(&ranks_text),
+      "data-parallel scaling instead: training tokens/s, per rank and scaling efficiency at each rank count, e.g. "
+      "1,2 (ranks started with torchrun; on the CPU the threads are split between them)")(
+      "repeats", po::value(&o.repeats)->default_value(3), "with --ranks: interleaved rounds of launches")(
+      "rank-child", po::bool_switch(&o.rank_child), "(internal) one launched rank of --ranks")(
       "only", po::value(&o.only), "(internal) measure one preset and print its result");
   const ParsedArgs parsed = parse_command(args, "bench", options);
   if (parsed.help) {
     print_help(
         "usage: oasis bench CONFIG [key=value...] [--presets a,b,...] [--steps N] [--warmup N] [--out FILE]\n"
         "                   [--eval-schemes fp,w8a8,...] [--decode-tokens N] [--decode-batch B] [--profile DIR]\n"
-        "                   [--forward-only]\n"
+        "                   [--forward-only] [--ranks 1,2 [--repeats R]]\n"
         "                   [--peak-tflops P]\n\n"
         "Measures training throughput (median step time -> tokens/s, model TFLOP/s and, given the device's peak,\n"
         "MFU) and peak resident memory of each preset at the size CONFIG gives, each in its own process, and\n"
@@ -121,6 +130,12 @@ std::optional<BenchOptions> parse_bench(const std::vector<std::string>& args) {
   o.overrides.assign(parsed.positional.begin() + 1, parsed.positional.end());
   o.presets = split_commas(presets_text);
   o.scheme_names = split_commas(schemes_text);
+  for (const auto& count : split_commas(ranks_text)) {
+    char* end = nullptr;
+    o.ranks.push_back(std::strtoll(count.c_str(), &end, 10));
+    if (*end != '\0' || o.ranks.back() < 1) throw ConfigError("oasis bench: --ranks expects counts like 1,2, got " + ranks_text);
+  }
+  if (o.repeats < 1) throw ConfigError("oasis bench: --repeats must be >= 1");
   if (o.forward_only && o.scheme_names.empty())
     throw ConfigError("oasis bench: --forward-only times the --eval-schemes, which is empty");
   for (const auto& p : o.presets) model_presets().get(p);  // unknown names fail before any work
@@ -277,6 +292,17 @@ void render_bench(const BenchOptions& o, const nlohmann::json& records) {
 int cmd_bench(const std::vector<std::string>& args) {
   const auto options = parse_bench(args);
   if (!options) return 0;
+  if (options->rank_child) {
+    run_scaling_child(load_config(options->config_file, options->overrides), options->steps, options->warmup);
+    return 0;
+  }
+  if (!options->ranks.empty()) {
+    const nlohmann::json records = run_scaling({options->config_file, options->overrides, options->presets,
+                                                options->ranks, options->steps, options->warmup, options->repeats});
+    render_scaling(records);
+    if (!options->out_file.empty()) write_file_atomic(options->out_file, records.dump(2) + "\n");
+    return 0;
+  }
   if (!options->only.empty()) {  // child: one preset, for its peak memory
     SpeedTrial trial(preset_config(*options, options->only));
     for (int64_t i = 0; i < 2; ++i) trial.step_ms();

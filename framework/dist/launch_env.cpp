@@ -1,10 +1,14 @@
 #include "framework/dist/launch_env.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "framework/core/errors.h"
+#include "framework/core/paths.h"
 
 namespace oasis {
 
@@ -86,6 +90,26 @@ std::optional<LaunchEnv> launch_env_from(const EnvLookup& lookup) {
                                   env.master_addr));
   }
   return env;
+}
+
+std::vector<std::string> torchrun_command(int64_t processes, const std::filesystem::path& program) {
+  namespace fs = std::filesystem;
+  std::string torchrun;
+  if (const char* configured = std::getenv("OASIS_TORCHRUN"); configured && *configured) torchrun = configured;
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  for (size_t start = 0; torchrun.empty() && start <= path.size();) {
+    const size_t end = std::min(path.find(':', start), path.size());
+    const fs::path candidate = fs::path(path.substr(start, end - start)) / "torchrun";
+    if (end > start && ::access(candidate.c_str(), X_OK) == 0) torchrun = candidate.string();
+    start = end + 1;
+  }
+  if (const fs::path bundled = repo_root() / ".venv" / "bin" / "torchrun";
+      torchrun.empty() && ::access(bundled.c_str(), X_OK) == 0)
+    torchrun = bundled.string();
+  if (torchrun.empty())
+    throw RuntimeError("several processes on one machine are started with torchrun, which is neither in "
+                       "$OASIS_TORCHRUN, on the PATH nor in .venv/bin (run `make venv`)");
+  return {torchrun, "--standalone", fmt::format("--nproc-per-node={}", processes), "--no-python", program.string()};
 }
 
 std::optional<LaunchEnv> launch_env() {

@@ -5,9 +5,12 @@
 // the generated sbatch script exports) or, on one node, defaults to 127.0.0.1 and a port derived from
 // the job id. A bad or half-set environment is a ConfigError naming the variable.
 #pragma once
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace oasis {
 
@@ -28,5 +31,10 @@ using EnvLookup = std::function<const char*(const char*)>;
 // or a world of 1). `lookup` is getenv unless a test passes its own.
 std::optional<LaunchEnv> launch_env_from(const EnvLookup& lookup);
 std::optional<LaunchEnv> launch_env();
+
+// The command that starts `program` as `processes` ranks on this machine: torchrun --standalone
+// --nproc-per-node=N --no-python PROGRAM, with torchrun from $OASIS_TORCHRUN, the PATH or the project's
+// Python environment (.venv/bin). A RuntimeError when there is none.
+std::vector<std::string> torchrun_command(int64_t processes, const std::filesystem::path& program);
 
 }  // namespace oasis

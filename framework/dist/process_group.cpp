@@ -161,6 +161,10 @@ Distributed::Distributed(const LaunchEnv& env, const DistConfig& config, const s
 
 Distributed::~Distributed() = default;
 
+c10::Device Distributed::place(const c10::Device& device) const {
+  return device.is_cuda() && active() ? c10::Device(c10::kCUDA, c10::DeviceIndex(local_rank())) : device;
+}
+
 std::string Distributed::describe() const {
   if (!active()) return "single process";
   return fmt::format("rank {} of {} ({}, {}, rendezvous {})", rank(), world_size(), backend_, env_.launcher,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <c10/util/intrusive_ptr.h>
 
 #include "framework/dist/launch_env.h"
@@ -42,6 +43,8 @@ class Distributed {
   bool is_main() const { return env_.rank == 0; }
   bool active() const { return env_.world_size > 1; }
   const std::string& backend() const { return backend_; }  // "none", "gloo" or "nccl"
+  // The device of this rank: a CUDA device becomes cuda:LOCAL_RANK (one GPU per process).
+  c10::Device place(const c10::Device& device) const;
   // "rank 1 of 2 (gloo, torchrun, rendezvous 127.0.0.1:29500)"; "single process" when not active.
   std::string describe() const;
 

@@ -10,6 +10,8 @@
 #include "framework/core/runtime.h"
 #include "framework/data/batches.h"
 #include "framework/data/token_data.h"
+#include "framework/dist/gradient_sync.h"
+#include "framework/dist/process_group.h"
 #include "framework/eval/generate.h"
 #include "framework/model/presets.h"
 #include "framework/quant/transform.h"
@@ -26,6 +28,7 @@ struct SpeedTrial::State {
   std::shared_ptr<LanguageModel> model;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::unique_ptr<WindowSampler> windows;
+  std::unique_ptr<GradientSync> gradients;  // on several ranks (oasis bench --ranks)
   int64_t sample = 0;
 };
 
@@ -33,7 +36,7 @@ SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.config = c;
   apply_threads(c.threads);
-  s.device = resolve_device(c.device);
+  s.device = distributed().place(resolve_device(c.device));
   s.data = prepare_data(c.data, {"train"});
   seed_everything(c.seed);
   s.model = build_model(c.model_to_build(), s.data.tokenizer->vocab_size());
@@ -44,6 +47,7 @@ SpeedTrial::SpeedTrial(const Config& c) : state_(std::make_unique<State>()) {
   s.optimizer = make_optimizer(*s.model, c.train);
   s.windows = std::make_unique<WindowSampler>(s.data.split("train"), c.data.seq_len, c.data.bos,
                                               s.data.tokenizer->end_of_text(), uint64_t(c.seed), s.data.corpus.window_period);
+  s.gradients = std::make_unique<GradientSync>(distributed(), s.model->named_parameters(), c.dist.bucket_mb);
 }
 
 SpeedTrial::~SpeedTrial() = default;
@@ -51,13 +55,17 @@ SpeedTrial::~SpeedTrial() = default;
 double SpeedTrial::step_ms() {
   State& s = *state_;
   const TrainConfig& t = s.config.train;
+  const Distributed& dist = distributed();
+  const int64_t micro_batches = micro_batches_per_rank("train", t, dist);
   const auto t0 = std::chrono::steady_clock::now();
   clear_gradients(*s.optimizer);
-  for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-    const Batch b = s.windows->batch(s.sample, t.batch_size);
-    s.sample += t.batch_size;
-    (lm_loss(*s.model, b, s.device) / double(t.grad_accum)).backward();
+  for (int64_t micro = 0; micro < micro_batches; ++micro) {  // as the trainer deals them out
+    const Batch b = s.windows->batch(s.sample + (dist.rank() * micro_batches + micro) * t.batch_size, t.batch_size);
+    auto loss = lm_loss(*s.model, b, s.device) / double(micro_batches);
+    if (micro == micro_batches - 1) s.gradients->expect_sync();
+    loss.backward();
   }
+  s.sample += t.batch_size * t.grad_accum;
   torch::nn::utils::clip_grad_norm_(s.model->parameters(), t.grad_clip > 0 ? t.grad_clip : 1e9);
   s.optimizer->step();
   if (s.device.is_cuda()) torch::cuda::synchronize();

@@ -77,8 +77,7 @@ Session open_session(const Config& config, const fs::path& run_dir, bool trainin
   // threads 0 = all cores, shared by the processes of this node.
   s.threads = apply_threads(config.threads ? config.threads
                                            : std::max<int64_t>(1, resolve_threads(0) / dist.local_world_size()));
-  s.device = resolve_device(config.device);
-  if (s.device.is_cuda() && dist.active()) s.device = c10::Device(c10::kCUDA, c10::DeviceIndex(dist.local_rank()));
+  s.device = dist.place(resolve_device(config.device));
   s.data = prepare_data(config.data, needed_splits(config, s.schemes, training));
   seed_everything(config.seed);
   s.components = resolve_components(config.model);

@@ -20,6 +20,7 @@
 #include "framework/core/paths.h"
 #include "framework/core/runtime.h"
 #include "framework/core/text.h"
+#include "framework/dist/launch_env.h"
 #include "framework/run/pipeline.h"
 #include "framework/run/run_dir.h"
 #include "framework/train/checkpoint.h"
@@ -50,22 +51,6 @@ int64_t cell_processes(const SweepCell& cell) {
   return d.procs_per_node;
 }
 
-// torchrun from $OASIS_TORCHRUN, the PATH, or the project's Python environment (which has torch).
-std::string torchrun_path() {
-  if (const char* configured = std::getenv("OASIS_TORCHRUN"); configured && *configured) return configured;
-  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  for (size_t start = 0; start <= path.size();) {
-    const size_t end = std::min(path.find(':', start), path.size());
-    const fs::path candidate = fs::path(path.substr(start, end - start)) / "torchrun";
-    if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    start = end + 1;
-  }
-  const fs::path bundled = repo_root() / ".venv" / "bin" / "torchrun";
-  if (::access(bundled.c_str(), X_OK) == 0) return bundled.string();
-  throw RuntimeError("oasis run: a cell with dist.procs_per_node > 1 is launched with torchrun, which is neither in "
-                     "$OASIS_TORCHRUN, on the PATH nor in .venv/bin (run `make venv`)");
-}
-
 // Starts `oasis run FILE overrides... --cell ID threads=T` with stdout+stderr appended to <cell>/log.txt;
 // a cell of several processes runs under `torchrun --standalone --nproc-per-node P --no-python`.
 pid_t start_cell(const Experiment& e, const SweepCell& cell, int64_t threads) {
@@ -73,11 +58,7 @@ pid_t start_cell(const Experiment& e, const SweepCell& cell, int64_t threads) {
   const std::string log = (cell.dir() / "log.txt").string();
   const int64_t processes = cell_processes(cell);
   std::vector<std::string> args;
-  if (processes > 1)
-    args = {torchrun_path(), "--standalone", fmt::format("--nproc-per-node={}", processes), "--no-python",
-            fs::read_symlink("/proc/self/exe").string()};
-  else
-    args = {"oasis"};
+  args = processes > 1 ? torchrun_command(processes, fs::read_symlink("/proc/self/exe")) : std::vector<std::string>{"oasis"};
   args.insert(args.end(), {"run", e.file.string()});
   args.insert(args.end(), e.overrides.begin(), e.overrides.end());
   args.insert(args.end(), {"--cell", cell.id, fmt::format("threads={}", std::max<int64_t>(1, threads / processes))});

@@ -240,31 +240,50 @@ TEST(Slurm, RealClusterRunsASweepLikeALocalRun) {
   const std::string env = "SLURM_CONF=" + base + "/etc/slurm.conf ";
 
   const auto file = experiment_file(dir, "sweep:\n  model.preset: [standard, oasis]\nslurm:\n  cpus_per_task: 1\n", 40);
-  r = test::run_cli("run " + file + " runs_dir=" + (dir / "local").string() + " --jobs 2");
+  // Two micro-batches per step, so the same cells also run as two ranks of one micro-batch each.
+  const std::string accumulate = " train.grad_accum=2";
+  r = test::run_cli("run " + file + " runs_dir=" + (dir / "local").string() + accumulate + " --jobs 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = test::run_command(env + OASIS_CLI_PATH + " run " + file + " runs_dir=" + (dir / "slurm").string() + " --slurm --submit");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::smatch job = [&] {
+  // Submits the sweep into runs_dir `name` and waits for the job to leave the queue.
+  auto submit_and_wait = [&](const std::string& name, const std::string& overrides) {
+    auto out = test::run_command(env + OASIS_CLI_PATH + " run " + file + " runs_dir=" + (dir / name).string() + overrides +
+                                 " --slurm --submit");
+    EXPECT_EQ(out.exit_code, 0) << out.output;
     std::smatch m;
-    std::regex_search(r.output, m, std::regex(R"(submitted job (\d+))"));
-    return m;
-  }();
-  ASSERT_FALSE(job.empty()) << r.output;
-  const std::string job_id = job[1];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (std::chrono::steady_clock::now() < deadline &&
-         !test::run_command(env + "squeue -h -j " + job_id).output.empty())
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const auto local = load_experiment(file, {"runs_dir=" + (dir / "local").string()});
-  const auto slurm = load_experiment(file, {"runs_dir=" + (dir / "slurm").string()});
+    std::regex_search(out.output, m, std::regex(R"(submitted job (\d+))"));
+    EXPECT_FALSE(m.empty()) << out.output;
+    const std::string job_id = m.empty() ? "none" : std::string(m[1]);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+    while (std::chrono::steady_clock::now() < deadline &&
+           !test::run_command(env + "squeue -h -j " + job_id).output.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return job_id;
+  };
+  const std::string job_id = submit_and_wait("slurm", accumulate);
+  // The same cells on two srun tasks each (one node): rank and rendezvous from Slurm's variables.
+  const std::string dist_job = submit_and_wait("slurm-dist", accumulate + " dist.procs_per_node=2");
+  const auto local = load_experiment(file, {"runs_dir=" + (dir / "local").string(), accumulate.substr(1)});
+  const auto slurm = load_experiment(file, {"runs_dir=" + (dir / "slurm").string(), accumulate.substr(1)});
+  const auto slurm_dist =
+      load_experiment(file, {"runs_dir=" + (dir / "slurm-dist").string(), accumulate.substr(1), "dist.procs_per_node=2"});
   for (const auto& cell : slurm.cells) {
     ASSERT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id << ": " << read_file(cell.dir() / "slurm.log");
     EXPECT_NE(read_file(cell.dir() / "slurm.log").find("of job " + job_id), std::string::npos);
   }
-  const auto a = perplexities(local), b = perplexities(slurm);
-  for (const auto& [id, ppl] : a) EXPECT_DOUBLE_EQ(ppl, b.at(id)) << id;
+  for (const auto& cell : slurm_dist.cells) {
+    ASSERT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id << ": " << read_file(cell.dir() / "slurm.log");
+    const std::string log = read_file(cell.dir() / "slurm.log");
+    EXPECT_NE(log.find("of job " + dist_job), std::string::npos) << log;
+    EXPECT_NE(log.find("rank 0 of 2 (gloo, slurm"), std::string::npos) << log;
+  }
+  const auto a = perplexities(local), b = perplexities(slurm), c = perplexities(slurm_dist);
+  for (const auto& [id, ppl] : a) {
+    EXPECT_DOUBLE_EQ(ppl, b.at(id)) << id;
+    EXPECT_DOUBLE_EQ(ppl, c.at(id)) << id << " on two ranks";
+  }
   // Everything finished: a second submission has nothing to do.
-  r = test::run_command(env + OASIS_CLI_PATH + " run " + file + " runs_dir=" + (dir / "slurm").string() + " --slurm --submit");
+  r = test::run_command(env + OASIS_CLI_PATH + " run " + file + " runs_dir=" + (dir / "slurm").string() + accumulate +
+                        " --slurm --submit");
   EXPECT_NE(r.output.find("every cell is done"), std::string::npos) << r.output;
 }
 
