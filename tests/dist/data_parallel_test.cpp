@@ -1,5 +1,5 @@
 // One run on two processes over Gloo (loopback rendezvous): the same losses, gradients and final weights
-// as one process accumulating the same micro-batches, a killed rank that stops the other with an error
+// as one process accumulating the same micro-batches (pretraining and fine-tuning), a killed rank that stops the other with an error
 // naming it (and a relaunch that resumes), and launches that are wrong in ways that must fail clearly.
 #include <gtest/gtest.h>
 
@@ -113,7 +113,15 @@ fs::path run_dir_of(const Config& c) { return c.run_dir(); }
 
 TEST(DataParallel, TwoRanksEqualOneRankAccumulating) {
   const auto dir = test::scratch_dir();
-  const Config one = two_micro_batch_config(dir / "one", 8);
+  Config one = two_micro_batch_config(dir / "one", 8);
+  // A GSM8K fine-tuning stage after the evaluation: the other rank waits for rank 0's evaluation, then
+  // both train again (its loss masks the prompt tokens).
+  one.model.max_seq_len = 256;
+  one.finetune.steps = 3;
+  one.finetune.batch_size = 2;
+  one.finetune.grad_accum = 2;
+  one.finetune.seq_len = 256;
+  one.finetune.eval_batches = 2;
   const std::string file = test::write_text(dir / "run.yaml", config_to_yaml(one));
   auto r = test::run_cli("train " + file);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -148,6 +156,12 @@ TEST(DataParallel, TwoRanksEqualOneRankAccumulating) {
   }
   EXPECT_GE(compared, 8 * 3 + 2);
   expect_same_weights(checkpoint_dir(run_dir_of(one), 8), checkpoint_dir(two_dir, 8));
+  expect_same_weights(checkpoint_dir(run_dir_of(one) / "finetune", 3), checkpoint_dir(two_dir / "finetune", 3));
+  const auto fa = test::read_jsonl(run_dir_of(one) / "finetune" / "metrics.jsonl");
+  const auto fb = test::read_jsonl(two_dir / "finetune" / "metrics.jsonl");
+  ASSERT_EQ(fa.size(), fb.size());
+  for (size_t i = 0; i < fa.size(); ++i)
+    if (fa[i].contains("loss")) EXPECT_EQ(fa[i]["loss"], fb[i]["loss"]) << "fine-tuning step " << fa[i]["step"];
   const auto ra = nlohmann::json::parse(read_file(run_dir_of(one) / "results.json"));
   const auto rb = nlohmann::json::parse(read_file(two_dir / "results.json"));
   EXPECT_EQ(ra["perplexity"]["fp"]["test"]["perplexity"], rb["perplexity"]["fp"]["test"]["perplexity"]);
