@@ -164,6 +164,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   const int code = run_command(commands, command, std::vector<std::string>(argv + 2, argv + argc));
-  leave_distributed();
+  leave_distributed(code != 0);
   return code;
 }

@@ -2,12 +2,14 @@
 
 #include <cstdlib>
 
+#include <gloo/common/error.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #if OASIS_WITH_CUDA
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include "framework/core/errors.h"
+#include "framework/dist/process_group.h"
 
 namespace oasis {
 
@@ -19,6 +21,10 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
   if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface)
     options->devices = {c10d::ProcessGroupGloo::createDeviceForInterface(interface)};
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
+}
+
+bool is_communication_error(const std::exception& error) {
+  return dynamic_cast<const c10::DistError*>(&error) != nullptr || dynamic_cast<const gloo::Exception*>(&error) != nullptr;
 }
 
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,

@@ -286,9 +286,10 @@ std::string Distributed::explain_failure(const std::exception& error, const std:
                      during, cause);
 }
 
-void Distributed::leave() const noexcept {
+void Distributed::leave(bool failed) noexcept {
   if (!active()) return;
   try {
+    if (failed) impl_->group.reset();  // the Gloo/NCCL connections close with the last reference
     if (!is_main()) {
       std::lock_guard<std::mutex> lock(impl_->watch_mutex);
       impl_->watch->set(left_key(rank()), std::vector<uint8_t>{1});
@@ -356,8 +357,8 @@ const Distributed& join_distributed(const Config& config, const std::string& con
   return *current();
 }
 
-void leave_distributed() noexcept {
-  current()->leave();
+void leave_distributed(bool failed) noexcept {
+  current()->leave(failed);
   current() = std::make_unique<Distributed>();
 }
 

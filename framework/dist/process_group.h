@@ -69,7 +69,7 @@ class Distributed {
   std::string explain_failure(const std::exception& error, const std::string& during) const;
 
   // Ends this rank's part (leave_distributed). Never throws.
-  void leave() const noexcept;
+  void leave(bool failed) noexcept;
 
   // The c10d group, for the gradient all-reduce (dist/gradient_sync.cpp); null when not active.
   const c10::intrusive_ptr<c10d::ProcessGroup>& group() const;
@@ -80,6 +80,11 @@ class Distributed {
   std::string backend_ = "none";
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether `error` came from communication (c10d's DistError family; Gloo's own exceptions, which a broken
+// connection raises as they are), not from this rank's own work. Defined in backends.cpp, which knows
+// Gloo's types.
+bool is_communication_error(const std::exception& error);
 
 // A step's grad_accum micro-batches are dealt out to the ranks: how many each runs. A ConfigError naming
 // `stage`.grad_accum (stage: the config section, train or finetune) when they do not divide.
@@ -94,7 +99,9 @@ const Distributed& distributed();
 const Distributed& join_distributed(const Config& config, const std::string& config_hash);
 
 // Ends this process's part: rank 0, which may host the rendezvous store, stays until every other rank
-// has left or gone quiet, so none of them loses the store while still reading it. Never throws.
-void leave_distributed() noexcept;
+// has left or gone quiet, so none of them loses the store while still reading it. A rank that `failed`
+// first closes its connections, so that peers blocked in a collective with it fail at once (and then
+// read its error from the store) instead of after dist.timeout_s. Never throws.
+void leave_distributed(bool failed) noexcept;
 
 }  // namespace oasis

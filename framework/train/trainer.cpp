@@ -194,12 +194,10 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
         window_start = Clock::now();
       }
     }
-  } catch (const RuntimeError&) {
-    throw;
-  } catch (const ConfigError&) {
-    throw;
   } catch (const std::exception& e) {
-    if (!dist.active()) throw;
+    // A collective that failed (c10d's errors, Gloo's I/O errors) means a peer may be gone: say which.
+    // This rank's own errors (a bad file, NaN) go up as they are; the others learn of them from the store.
+    if (!dist.active() || !is_communication_error(e)) throw;
     const auto last = latest_checkpoint(run_dir);
     throw RuntimeError(fmt::format("{}; the last checkpoint is {}: launch the run again to resume from it",
                                    dist.explain_failure(e, fmt::format("{} step {}", name, state.step + 1)),

@@ -209,6 +209,25 @@ TEST(DataParallel, AKilledRankStopsTheOtherWithItsNameAndTheRelaunchResumes) {
   expect_same_weights(checkpoint_dir(c.run_dir(), 400), checkpoint_dir(reference.run_dir(), 400));
 }
 
+TEST(DataParallel, ARanksOwnErrorReachesTheOtherAtOnce) {
+  const auto dir = test::scratch_dir();
+  Config c = two_micro_batch_config(dir / "runs", 400);
+  c.train.checkpoint_every = 20;
+  c.dist.timeout_s = 120;  // the other rank must not need it
+  // Rank 0 alone writes checkpoints: a file where their folder goes fails it, and only it, at step 20.
+  fs::create_directories(c.run_dir());
+  test::write_text(c.run_dir() / "checkpoints", "");
+  const std::string file = test::write_text(dir / "run.yaml", config_to_yaml(c));
+  const auto start = Clock::now();
+  const auto [code0, code1] = run_two_ranks({"train", file}, {"train", file}, dir, free_port(5), std::chrono::seconds(100));
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 60);
+  const std::string log0 = read_file(dir / "rank0.log"), log1 = read_file(dir / "rank1.log");
+  EXPECT_EQ(code0, 1) << log0;
+  EXPECT_EQ(code1, 1) << log1;
+  EXPECT_NE(log0.find("error (rank 0 of 2): filesystem error"), std::string::npos) << log0;
+  EXPECT_NE(log1.find("error (rank 1 of 2): distributed: rank 0 failed: filesystem error"), std::string::npos) << log1;
+}
+
 TEST(DataParallel, WrongLaunchesFailClearlyWithoutWaiting) {
   const auto dir = test::scratch_dir();
   const Config c = two_micro_batch_config(dir / "runs", 4);
