@@ -161,7 +161,9 @@ TEST(DataParallel, TwoRanksEqualOneRankAccumulating) {
   const auto fb = test::read_jsonl(two_dir / "finetune" / "metrics.jsonl");
   ASSERT_EQ(fa.size(), fb.size());
   for (size_t i = 0; i < fa.size(); ++i)
-    if (fa[i].contains("loss")) EXPECT_EQ(fa[i]["loss"], fb[i]["loss"]) << "fine-tuning step " << fa[i]["step"];
+    if (fa[i].contains("loss")) {
+      EXPECT_EQ(fa[i]["loss"], fb[i]["loss"]) << "fine-tuning step " << fa[i]["step"];
+    }
   const auto ra = nlohmann::json::parse(read_file(run_dir_of(one) / "results.json"));
   const auto rb = nlohmann::json::parse(read_file(two_dir / "results.json"));
   EXPECT_EQ(ra["perplexity"]["fp"]["test"]["perplexity"], rb["perplexity"]["fp"]["test"]["perplexity"]);
