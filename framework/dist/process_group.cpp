@@ -51,6 +51,7 @@ std::string store_text(c10d::Store& store, const std::string& key) {
 
 struct Distributed::Impl {
   std::string address;  // host:port of the rendezvous store
+  bool hosts_store = false;  // this process runs the store (rank 0 unless torchrun's agent does)
   Millis timeout{0};
   c10::intrusive_ptr<c10d::Store> store;  // rendezvous, config check, events
   c10::intrusive_ptr<c10d::ProcessGroup> group;
@@ -109,6 +110,7 @@ Distributed::Distributed(const LaunchEnv& env, const DistConfig& config, const s
   d.address = fmt::format("{}:{}", env.master_addr, env.master_port);
   d.timeout = Millis(int64_t(config.timeout_s * 1000));
   const bool hosts_store = env.rank == 0 && !env.launcher_hosts_store;
+  d.hosts_store = hosts_store;
   try {
     d.store = d.connect(env, hosts_store, true, d.timeout);
     d.watch = d.connect(env, false, false, kProbeTimeout);
@@ -194,14 +196,30 @@ void Distributed::require_same(const std::string& what, const std::string& value
   if (!active()) return;
   const std::string prefix = "oasis/same/" + what + "/";
   impl_->store->set(prefix + std::to_string(rank()), std::vector<uint8_t>(value.begin(), value.end()));
-  for (int r = 0; r < world_size(); ++r) {
+  std::string mismatch;
+  for (int r = 0; r < world_size() && mismatch.empty(); ++r) {
     const std::string theirs = store_text(*impl_->store, prefix + std::to_string(r));
     if (theirs != value)
-      throw ConfigError(fmt::format(
+      mismatch = fmt::format(
           "distributed: rank {} has {} {} but rank {} has {}; every rank must run the same config file with the same "
           "key=value overrides (and the same run directory)",
-          r, what, theirs, rank(), value));
+          r, what, theirs, rank(), value);
   }
+  // Every rank has compared before any fails: a failing store host would take the values with it.
+  const auto wait_for_all = [&](const std::string& counter) {
+    impl_->store->add(prefix + counter, 1);
+    const auto deadline = std::chrono::steady_clock::now() + impl_->timeout;
+    while (impl_->store->add(prefix + counter, 0) < world_size() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(Millis(10));
+  };
+  wait_for_all("compared");
+  if (mismatch.empty()) return;
+  // And the host stays until every rank is past its last store call.
+  if (impl_->hosts_store)
+    wait_for_all("failing");
+  else
+    impl_->store->add(prefix + "failing", 1);
+  throw ConfigError(mismatch);
 }
 
 void Distributed::announce(const std::string& event, const std::string& value) const {
