@@ -105,6 +105,15 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
+bool run_dir_in_use(const fs::path& run_dir) {
+  try {
+    const RunLock probe(run_dir);
+    return false;
+  } catch (const RunInUse&) {
+    return true;
+  }
+}
+
 bool run_is_done(const fs::path& run_dir) { return fs::exists(run_dir / "DONE"); }
 
 void mark_run_done(const fs::path& run_dir) { write_file_atomic(run_dir / "DONE", std::string(code_version()) + "\n"); }

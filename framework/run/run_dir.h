@@ -49,6 +49,9 @@ class RunLock {
   int fd_ = -1;
 };
 
+// Whether another live process holds the run directory's lock now.
+bool run_dir_in_use(const std::filesystem::path& run_dir);
+
 bool run_is_done(const std::filesystem::path& run_dir);
 void mark_run_done(const std::filesystem::path& run_dir);
 

@@ -166,6 +166,11 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
         queue.push_front(cell);
         break;
       }
+      if (processes > 1 && run_dir_in_use(cell->dir())) {  // spares a torchrun start that would find it busy
+        busy_until[cell] = Clock::now() + std::chrono::seconds(2);
+        queue.push_back(cell);
+        continue;
+      }
       running[start_cell(e, *cell, threads * std::min(processes, options.jobs))] = {cell, Clock::now()};
       slots_in_use += processes;
       log_line(fmt::format("start {} (log: {})", cell->id, (cell->dir() / "log.txt").string()));
@@ -177,7 +182,12 @@ int64_t run_cells(const Experiment& e, const RunnerOptions& options) {
       const Running r = running[pid];
       running.erase(pid);
       slots_in_use -= cell_processes(*r.cell);
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // torchrun reports any failed worker as 1, so a cell of several processes whose rank 0 found the
+      // lock held ("busy", exit 3) is told apart by the cell itself: still held, or finished meanwhile by
+      // the holder. (Our own rank 0 holding the lock and failing leaves it neither.)
+      if (code != 0 && cell_processes(*r.cell) > 1 && (run_dir_in_use(r.cell->dir()) || run_is_done(r.cell->dir())))
+        code = 3;
       const double took = seconds_since(r.start);
       if (code == 0) {
         ++done;

@@ -171,6 +171,29 @@ TEST(DataParallel, TwoRanksEqualOneRankAccumulating) {
   EXPECT_EQ(ra["config_hash"], rb["config_hash"]);  // the number of ranks is not part of what a run computes
 }
 
+TEST(DataParallel, TwoRunnersShareCellsOfTwoProcesses) {
+  const auto dir = test::scratch_dir();
+  Config c = two_micro_batch_config(dir / "runs", 30);
+  c.dist.procs_per_node = 2;
+  const std::string file =
+      test::write_text(dir / "sweep.yaml", config_to_yaml(c) + "sweep:\n  model.preset: [standard, oasis, attnres]\n");
+  // torchrun reports a busy rank 0 as a plain failure; the runner must still see "busy" and retry.
+  const auto both = test::run_command(fmt::format("({0} run {1} --jobs 2 > {2}/a.txt 2>&1 & a=$!; {0} run {1} --jobs 2 > "
+                                                  "{2}/b.txt 2>&1 & b=$!; wait $a && wait $b)",
+                                                  OASIS_CLI_PATH, file, dir.string()));
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  const std::string a = read_file(dir / "a.txt"), b = read_file(dir / "b.txt");
+  EXPECT_EQ(a.find("FAIL"), std::string::npos) << a;
+  EXPECT_EQ(b.find("FAIL"), std::string::npos) << b;
+  for (const auto& cell : load_experiment(file, {}).cells) {
+    EXPECT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id;
+    const std::string log = read_file(cell.dir() / "log.txt");
+    size_t sessions = 0;
+    for (size_t at = log.find("oasis settings"); at != std::string::npos; at = log.find("oasis settings", at + 1)) ++sessions;
+    EXPECT_EQ(sessions, 1u) << cell.id << ":\n" << log;
+  }
+}
+
 TEST(DataParallel, AKilledRankStopsTheOtherWithItsNameAndTheRelaunchResumes) {
   const auto dir = test::scratch_dir();
   Config c = two_micro_batch_config(dir / "runs", 400);
