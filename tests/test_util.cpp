@@ -76,6 +76,16 @@ Config wikitext_learning_config(const fs::path& runs_dir, int64_t steps) {
   return c;
 }
 
+void expect_each_cell_ran_once(const Experiment& experiment) {
+  for (const auto& cell : experiment.cells) {
+    EXPECT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id;
+    const std::string log = read_file(cell.dir() / "log.txt");
+    size_t sessions = 0;
+    for (size_t at = log.find("oasis settings"); at != std::string::npos; at = log.find("oasis settings", at + 1)) ++sessions;
+    EXPECT_EQ(sessions, 1u) << cell.id << ":\n" << log;
+  }
+}
+
 CliResult run_cli(const std::string& args) { return run_command(std::string(OASIS_CLI_PATH) + " " + args); }
 
 CliResult run_command(const std::string& shell_command) {

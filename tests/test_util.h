@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/core/config.h"
+#include "framework/run/sweep.h"
 
 namespace oasis::test {
 
@@ -35,6 +36,10 @@ CliResult run_command(const std::string& command);  // through the shell, stderr
 CliResult run_cli(const std::string& args);          // the oasis binary under test
 
 std::string write_text(const std::filesystem::path& path, const std::string& text);
+
+// Every cell of `experiment` is DONE and its log.txt holds one session (one settings table): no cell was
+// run twice, e.g. by two runners at once.
+void expect_each_cell_ran_once(const Experiment& experiment);
 
 // The records of a JSON-lines file (metrics.jsonl).
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);

@@ -185,13 +185,7 @@ TEST(DataParallel, TwoRunnersShareCellsOfTwoProcesses) {
   const std::string a = read_file(dir / "a.txt"), b = read_file(dir / "b.txt");
   EXPECT_EQ(a.find("FAIL"), std::string::npos) << a;
   EXPECT_EQ(b.find("FAIL"), std::string::npos) << b;
-  for (const auto& cell : load_experiment(file, {}).cells) {
-    EXPECT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id;
-    const std::string log = read_file(cell.dir() / "log.txt");
-    size_t sessions = 0;
-    for (size_t at = log.find("oasis settings"); at != std::string::npos; at = log.find("oasis settings", at + 1)) ++sessions;
-    EXPECT_EQ(sessions, 1u) << cell.id << ":\n" << log;
-  }
+  test::expect_each_cell_ran_once(load_experiment(file, {}));
 }
 
 TEST(DataParallel, AKilledRankStopsTheOtherWithItsNameAndTheRelaunchResumes) {

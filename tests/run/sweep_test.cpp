@@ -184,13 +184,7 @@ TEST(Runner, TwoRunnersNeverRunACellTwice) {
                                                   "{2}/b.txt 2>&1 & wait)",
                                                   OASIS_CLI_PATH, file, dir.string()));
   ASSERT_EQ(both.exit_code, 0) << both.output;
-  for (const auto& cell : load_experiment(file, {}).cells) {
-    EXPECT_TRUE(fs::exists(cell.dir() / "DONE")) << cell.id;
-    const std::string log = read_file(cell.dir() / "log.txt");
-    size_t sessions = 0;
-    for (size_t at = log.find("oasis settings"); at != std::string::npos; at = log.find("oasis settings", at + 1)) ++sessions;
-    EXPECT_EQ(sessions, 1u) << cell.id << ":\n" << log;
-  }
+  test::expect_each_cell_ran_once(load_experiment(file, {}));
 }
 
 TEST(Slurm, ScriptsQuoteEveryValue) {
