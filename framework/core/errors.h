@@ -3,6 +3,7 @@
 // Every message names the key, file, line or step involved and what was expected.
 #pragma once
 #include <stdexcept>
+#include <string>
 
 namespace oasis {
 
@@ -20,5 +21,8 @@ struct RuntimeError : std::runtime_error {
 struct RunInUse : RuntimeError {
   using RuntimeError::RuntimeError;
 };
+
+// An exception's message without the C++ backtrace that LibTorch's c10::Error appends to what().
+std::string message_without_backtrace(const std::exception& error);
 
 }  // namespace oasis

@@ -36,8 +36,7 @@ std::string failure_key(int rank) { return fmt::format("oasis/failed/{}", rank);
 std::string left_key(int rank) { return fmt::format("oasis/left/{}", rank); }
 
 std::string first_line(const std::exception& e) {
-  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-  std::string text = c10_error ? c10_error->what_without_backtrace() : e.what();
+  std::string text = message_without_backtrace(e);
   if (const auto end = text.find('\n'); end != std::string::npos) text.resize(end);
   return text;
 }

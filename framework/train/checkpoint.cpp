@@ -88,10 +88,7 @@ void check_archive_fits(const torch::nn::Module& module, torch::serialize::Input
     if (!expected.count(key)) throw mismatch(fmt::format("it has '{}{}', which the model lacks", prefix, key));
 }
 
-std::string message_of(const std::exception& e) {
-  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-  return std::string(torch_error ? torch_error->what_without_backtrace() : e.what()).substr(0, 400);
-}
+std::string message_of(const std::exception& e) { return message_without_backtrace(e).substr(0, 400); }
 
 void fsync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
