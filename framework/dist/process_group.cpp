@@ -329,7 +329,7 @@ void Distributed::leave(bool failed) noexcept {
   }
 }
 
-int64_t micro_batches_per_rank(const std::string& stage, const TrainConfig& t, const Distributed& group) {
+RankShare share_of_step(const std::string& stage, const TrainConfig& t, const Distributed& group) {
   const int64_t ranks = group.world_size();
   if (t.grad_accum % ranks != 0)
     throw ConfigError(fmt::format(
@@ -337,7 +337,7 @@ int64_t micro_batches_per_rank(const std::string& stage, const TrainConfig& t, c
         "dealt out whole, grad_accum / ranks to each rank; set {0}.grad_accum to a multiple of {2} (the global batch "
         "is {0}.batch_size x {0}.grad_accum windows on any number of ranks)",
         stage, t.grad_accum, ranks));
-  return t.grad_accum / ranks;
+  return {t.grad_accum / ranks, t.batch_size, group.rank()};
 }
 
 namespace {
@@ -369,8 +369,8 @@ const Distributed& join_distributed(const Config& config, const std::string& con
   if (env->launcher == "torchrun") ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   current() = std::make_unique<Distributed>(*env, config.dist, config_hash, resolve_device(config.device).is_cuda());
   set_console_quiet(!current()->is_main());
-  micro_batches_per_rank("train", config.train, *current());  // before anything is written
-  if (config.finetune.steps > 0) micro_batches_per_rank("finetune", config.finetune, *current());
+  share_of_step("train", config.train, *current());  // before anything is written
+  if (config.finetune.steps > 0) share_of_step("finetune", config.finetune, *current());
   return *current();
 }
 

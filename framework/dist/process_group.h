@@ -86,9 +86,22 @@ class Distributed {
 // Gloo's types.
 bool is_communication_error(const std::exception& error);
 
-// A step's grad_accum micro-batches are dealt out to the ranks: how many each runs. A ConfigError naming
-// `stage`.grad_accum (stage: the config section, train or finetune) when they do not divide.
-int64_t micro_batches_per_rank(const std::string& stage, const TrainConfig& schedule, const Distributed& group);
+// A step's grad_accum micro-batches dealt out to the ranks: rank r runs `per_rank` of them, the step's
+// micro-batches r * per_rank ..., so that all ranks together read the step's windows, each rank in the
+// order one process accumulating them would.
+struct RankShare {
+  int64_t per_rank = 1;
+  int64_t batch_size = 1;
+  int rank = 0;
+  // The first window of this rank's micro-batch `micro` in a step whose windows start at `step_start`.
+  int64_t first_window(int64_t step_start, int64_t micro) const {
+    return step_start + (int64_t(rank) * per_rank + micro) * batch_size;
+  }
+};
+
+// This rank's share of a step of `schedule`. A ConfigError naming `stage`.grad_accum (stage: the config
+// section, train or finetune) when the micro-batches do not divide among the ranks.
+RankShare share_of_step(const std::string& stage, const TrainConfig& schedule, const Distributed& group);
 
 // This process's group: a single process until join_distributed has joined the launch's.
 const Distributed& distributed();

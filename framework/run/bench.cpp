@@ -55,14 +55,13 @@ SpeedTrial::~SpeedTrial() = default;
 double SpeedTrial::step_ms() {
   State& s = *state_;
   const TrainConfig& t = s.config.train;
-  const Distributed& dist = distributed();
-  const int64_t micro_batches = micro_batches_per_rank("train", t, dist);
+  const RankShare share = share_of_step("train", t, distributed());
   const auto t0 = std::chrono::steady_clock::now();
   clear_gradients(*s.optimizer);
-  for (int64_t micro = 0; micro < micro_batches; ++micro) {  // as the trainer deals them out
-    const Batch b = s.windows->batch(s.sample + (dist.rank() * micro_batches + micro) * t.batch_size, t.batch_size);
-    auto loss = lm_loss(*s.model, b, s.device) / double(micro_batches);
-    if (micro == micro_batches - 1) s.gradients->expect_sync();
+  for (int64_t micro = 0; micro < share.per_rank; ++micro) {  // as the trainer deals them out
+    const Batch b = s.windows->batch(share.first_window(s.sample, micro), t.batch_size);
+    auto loss = lm_loss(*s.model, b, s.device) / double(share.per_rank);
+    if (micro == share.per_rank - 1) s.gradients->expect_sync();
     loss.backward();
   }
   s.sample += t.batch_size * t.grad_accum;

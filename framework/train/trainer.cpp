@@ -79,7 +79,7 @@ TrainResult train_model(const Config& config, const std::filesystem::path& run_d
 TrainResult train_stage(const std::string& name, const Config& config, const TrainConfig& t,
                         const std::filesystem::path& run_dir, LanguageModel& model, const StageData& data) {
   const Distributed& dist = distributed();
-  const int64_t local_accum = micro_batches_per_rank(name, t, dist);
+  const RankShare share = share_of_step(name, t, dist);
   const auto device = model.parameters().front().device();
   auto optimizer = make_optimizer(model, t, data.pretrained ? data.pretrained->new_parameters : std::set<std::string>{});
   TrainResult result;
@@ -102,7 +102,7 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
   GradientSync gradients(dist, model.named_parameters(), config.dist.bucket_mb);
   if (dist.active())
     log_line(fmt::format("{}: {} ranks x {} micro-batches of {} per step, gradients in {} buckets of <= {} MiB ({})", name,
-                         dist.world_size(), local_accum, t.batch_size, gradients.buckets(), config.dist.bucket_mb,
+                         dist.world_size(), share.per_rank, t.batch_size, gradients.buckets(), config.dist.bucket_mb,
                          dist.backend()));
 
   model.train();
@@ -118,14 +118,11 @@ TrainResult train_stage(const std::string& name, const Config& config, const Tra
       clear_gradients(*optimizer);
       double local_loss = 0;
       int64_t local_tokens = 0;
-      // Rank r reads micro-batches r * local_accum ... of the step: the same windows, in the same order
-      // within each rank, as one process accumulating all grad_accum of them.
-      for (int64_t micro = 0; micro < local_accum; ++micro) {
-        const int64_t first = state.samples_consumed + (dist.rank() * local_accum + micro) * t.batch_size;
-        const Batch batch = data.train(first, t.batch_size);
+      for (int64_t micro = 0; micro < share.per_rank; ++micro) {
+        const Batch batch = data.train(share.first_window(state.samples_consumed, micro), t.batch_size);
         local_tokens += batch.inputs.numel();
-        auto loss = lm_loss(model, batch, device) / double(local_accum);
-        if (micro == local_accum - 1) gradients.expect_sync();
+        auto loss = lm_loss(model, batch, device) / double(share.per_rank);
+        if (micro == share.per_rank - 1) gradients.expect_sync();
         loss.backward();
         local_loss += loss.item<double>();
       }
