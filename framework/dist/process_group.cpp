@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -86,12 +87,30 @@ struct Distributed::Impl {
     return c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
   }
 
-  // The heartbeat counters of every rank, through the watch connection.
-  std::vector<int64_t> heartbeats(int world_size) {
+  // Rank `rank`'s heartbeat counter, through the watch connection.
+  int64_t heartbeat_of(int rank) {
     std::lock_guard<std::mutex> lock(watch_mutex);
-    std::vector<int64_t> counts;
-    for (int r = 0; r < world_size; ++r) counts.push_back(watch->add(heartbeat_key(r), 0));
-    return counts;
+    return watch->add(heartbeat_key(rank), 0);
+  }
+
+  // Polls until `key` is in the store (its value) or `peer`'s heartbeat has stood still for kSilence
+  // (nullopt). `check` runs on every poll and may throw. Store errors propagate.
+  std::optional<std::string> wait_for_key(const std::string& key, int peer, const std::function<void()>& check = {}) {
+    int64_t last_beat = -1;
+    auto last_change = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - last_change < kSilence) {
+      {
+        std::lock_guard<std::mutex> lock(watch_mutex);
+        if (watch->check({key})) return store_text(*watch, key);
+      }
+      if (check) check();
+      if (const int64_t beat = heartbeat_of(peer); beat != last_beat) {
+        last_beat = beat;
+        last_change = std::chrono::steady_clock::now();
+      }
+      std::this_thread::sleep_for(Millis(100));
+    }
+    return std::nullopt;
   }
 
   std::optional<std::string> reported_failure(int rank) {
@@ -228,36 +247,25 @@ void Distributed::announce(const std::string& event, const std::string& value) c
 
 std::string Distributed::wait_for_main(const std::string& event) const {
   if (!active() || is_main()) return "";
-  const std::string key = "oasis/event/" + event;
-  auto last_change = std::chrono::steady_clock::now();
-  int64_t last_beat = -1;
-  for (;;) {
-    try {
-      {
-        std::lock_guard<std::mutex> lock(impl_->watch_mutex);
-        if (impl_->watch->check({key})) return store_text(*impl_->watch, key);
-      }
+  std::optional<std::string> value;
+  try {
+    value = impl_->wait_for_key("oasis/event/" + event, 0, [&] {
       if (const auto failure = impl_->reported_failure(0))
         throw RuntimeError(fmt::format("distributed: rank 0 failed while rank {} waited for it ({}): {}", rank(), event,
                                        *failure));
-      const int64_t beat = impl_->heartbeats(1)[0];
-      if (beat != last_beat) {
-        last_beat = beat;
-        last_change = std::chrono::steady_clock::now();
-      }
-    } catch (const RuntimeError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw RuntimeError(fmt::format("distributed: rank 0 is gone (its store at {} no longer answers: {}) while rank {} "
-                                     "waited for it ({})",
-                                     impl_->address, first_line(e), rank(), event));
-    }
-    if (std::chrono::steady_clock::now() - last_change > kSilence)
-      throw RuntimeError(fmt::format("distributed: rank 0 is gone (no heartbeat for {:.1f} s) while rank {} waited for "
-                                     "it ({})",
-                                     kSilence.count() / 1000.0, rank(), event));
-    std::this_thread::sleep_for(Millis(200));
+    });
+  } catch (const RuntimeError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw RuntimeError(fmt::format("distributed: rank 0 is gone (its store at {} no longer answers: {}) while rank {} "
+                                   "waited for it ({})",
+                                   impl_->address, first_line(e), rank(), event));
   }
+  if (!value)
+    throw RuntimeError(fmt::format("distributed: rank 0 is gone (no heartbeat for {:.1f} s) while rank {} waited for "
+                                   "it ({})",
+                                   kSilence.count() / 1000.0, rank(), event));
+  return *value;
 }
 
 void Distributed::report_failure(const std::string& message) const noexcept {
@@ -275,14 +283,14 @@ std::string Distributed::explain_failure(const std::exception& error, const std:
   std::vector<std::string> culprits;
   try {
     // A rank that failed by itself says why; the others are found by their silent heartbeats.
-    const std::vector<int64_t> before = impl_->heartbeats(world_size());
+    std::vector<int64_t> before;
+    for (int r = 0; r < world_size(); ++r) before.push_back(impl_->heartbeat_of(r));
     std::this_thread::sleep_for(kSilence);
-    const std::vector<int64_t> after = impl_->heartbeats(world_size());
     for (int r = 0; r < world_size(); ++r) {
       if (r == rank()) continue;
       if (const auto failure = impl_->reported_failure(r))
         culprits.push_back(fmt::format("rank {} failed: {}", r, *failure));
-      else if (after[r] == before[r])
+      else if (impl_->heartbeat_of(r) == before[size_t(r)])
         culprits.push_back(fmt::format("rank {} is gone (no heartbeat for {:.1f} s: its process ended or its host is "
                                        "unreachable)",
                                        r, kSilence.count() / 1000.0));
@@ -312,19 +320,7 @@ void Distributed::leave(bool failed) noexcept {
       impl_->watch->set(left_key(rank()), std::vector<uint8_t>{1});
       return;
     }
-    for (int r = 1; r < world_size(); ++r) {  // keep the store up until rank r has left or gone quiet
-      int64_t last = -1;
-      auto changed = std::chrono::steady_clock::now();
-      while (std::chrono::steady_clock::now() - changed < kSilence) {
-        {
-          std::lock_guard<std::mutex> lock(impl_->watch_mutex);
-          if (impl_->watch->check({left_key(r)})) break;
-        }
-        const int64_t beat = impl_->heartbeats(r + 1)[size_t(r)];
-        if (beat != last) last = beat, changed = std::chrono::steady_clock::now();
-        std::this_thread::sleep_for(Millis(100));
-      }
-    }
+    for (int r = 1; r < world_size(); ++r) impl_->wait_for_key(left_key(r), r);  // keep the store up for them
   } catch (...) {
   }
 }
