@@ -6,7 +6,6 @@
 // ru_maxrss is its own. Three steps: parse the command line, run the measurements into one JSON record per
 // preset (what --out writes), render the tables from those records.
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -17,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
+#include "cli/bench_child.h"
 #include "cli/bench_scaling.h"
 #include "cli/cli_args.h"
 #include "cli/commands.h"
@@ -24,7 +24,6 @@
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
-#include "framework/core/process.h"
 #include "framework/core/runtime.h"
 #include "framework/core/text.h"
 #include "framework/model/presets.h"
@@ -35,25 +34,6 @@ namespace po = boost::program_options;
 
 namespace oasis {
 namespace {
-
-const char* kResultTag = "OASIS_BENCH_RESULT ";
-
-struct ChildRun {
-  nlohmann::json result;
-  double peak_rss_mb = 0;
-};
-
-// Runs this binary with `args` (argv[0] "oasis"); returns its tagged JSON line and peak RSS.
-ChildRun run_child(std::vector<std::string> args) {
-  const std::string command = join(args, " ");
-  args[0] = "/proc/self/exe";
-  const ProcessResult p = run_process(args, false);
-  const auto at = p.output.rfind(kResultTag);
-  if (p.exit_code != 0 || at == std::string::npos)
-    throw RuntimeError(fmt::format("bench: `{}` failed (exit {}):\n{}", command, p.exit_code,
-                                   p.output.substr(p.output.size() > 2000 ? p.output.size() - 2000 : 0)));
-  return {nlohmann::json::parse(p.output.substr(at + std::string(kResultTag).size())), p.peak_rss_mb};
-}
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -152,13 +132,13 @@ Config preset_config(const BenchOptions& o, const std::string& preset) {
 nlohmann::json run_bench(const BenchOptions& o) {
   const auto& presets = o.presets;
   const Config config = load_config(o.config_file, o.overrides);
-  std::map<std::string, ChildRun> runs;
+  std::map<std::string, BenchChild> runs;
   for (const auto& preset : presets) {
     if (o.forward_only) break;
-    std::vector<std::string> child = {"oasis", "bench", o.config_file};
+    std::vector<std::string> child = {"/proc/self/exe", "bench", o.config_file};
     child.insert(child.end(), o.overrides.begin(), o.overrides.end());
     child.insert(child.end(), {"--only", preset});
-    runs[preset] = run_child(child);
+    runs[preset] = run_bench_child(child, false);
   }
   std::vector<std::unique_ptr<SpeedTrial>> trials;
   for (const auto& preset : presets) trials.push_back(std::make_unique<SpeedTrial>(preset_config(o, preset)));
@@ -306,7 +286,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (!options->only.empty()) {  // child: one preset, for its peak memory
     SpeedTrial trial(preset_config(*options, options->only));
     for (int64_t i = 0; i < 2; ++i) trial.step_ms();
-    std::printf("%s%s\n", kResultTag, nlohmann::json{{"parameters", trial.parameters()}}.dump().c_str());
+    print_bench_result({{"parameters", trial.parameters()}});
     return 0;
   }
   const nlohmann::json records = run_bench(*options);

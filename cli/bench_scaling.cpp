@@ -7,15 +7,14 @@
 // and efficiency = tokens/s of N ranks / (N x tokens/s of 1 rank).
 #include "cli/bench_scaling.h"
 
-#include <cstdio>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "cli/bench_child.h"
 #include "framework/core/errors.h"
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
-#include "framework/core/process.h"
 #include "framework/core/runtime.h"
 #include "framework/core/text.h"
 #include "framework/dist/launch_env.h"
@@ -26,8 +25,6 @@
 namespace oasis {
 namespace {
 
-const char* kScalingTag = "OASIS_SCALING_RESULT ";
-
 // One launch of `ranks` processes; returns rank 0's step times.
 std::vector<double> launch(const ScalingOptions& o, const std::string& preset, int64_t ranks, int64_t threads) {
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
@@ -36,13 +33,7 @@ std::vector<double> launch(const ScalingOptions& o, const std::string& preset, i
   args.insert(args.end(), o.overrides.begin(), o.overrides.end());
   args.insert(args.end(), {"model.preset=" + preset, fmt::format("threads={}", threads), "--rank-child", "--steps",
                            std::to_string(o.steps), "--warmup", std::to_string(o.warmup)});
-  const ProcessResult p = run_process(args, true);
-  const auto at = p.output.rfind(kScalingTag);
-  if (p.exit_code != 0 || at == std::string::npos)
-    throw RuntimeError(fmt::format("bench: `{}` failed (exit {}):\n{}", join(args, " "), p.exit_code,
-                                   p.output.substr(p.output.size() > 3000 ? p.output.size() - 3000 : 0)));
-  const auto record = nlohmann::json::parse(p.output.substr(at + std::string(kScalingTag).size()));
-  return record["step_ms"].get<std::vector<double>>();
+  return run_bench_child(args, true).result["step_ms"].get<std::vector<double>>();
 }
 
 }  // namespace
@@ -56,7 +47,7 @@ void run_scaling_child(const Config& config, int64_t steps, int64_t warmup) {
     if (i >= warmup) times.push_back(ms);
   }
   // Every rank waits for the slowest in each step's all-reduce, so rank 0's times are the step's.
-  if (dist.is_main()) std::printf("%s%s\n", kScalingTag, nlohmann::json{{"step_ms", times}}.dump().c_str());
+  if (dist.is_main()) print_bench_result({{"step_ms", times}});
 }
 
 nlohmann::json run_scaling(const ScalingOptions& o) {
