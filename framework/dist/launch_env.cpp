@@ -83,7 +83,7 @@ std::optional<LaunchEnv> launch_env_from(const EnvLookup& lookup) {
   if (lookup("MASTER_PORT")) {
     env.master_port = int_variable(lookup, "MASTER_PORT", 1, 65535);
   } else if (one_node && lookup("SLURM_JOB_ID")) {  // distinct per job, so array tasks on one node do not collide
-    env.master_port = 20000 + int_variable(lookup, "SLURM_JOB_ID", 0, 1 << 30) % 40000;
+    env.master_port = kSlurmPortBase + int_variable(lookup, "SLURM_JOB_ID", 0, 1 << 30) % kSlurmPortSpan;
   } else {
     throw ConfigError(fmt::format("distributed launch: MASTER_ADDR={} but MASTER_PORT is not set; export the port "
                                   "rank 0 listens on (the same on every rank)",

@@ -25,6 +25,12 @@ struct LaunchEnv {
   bool launcher_hosts_store = false;  // torchrun's agent runs the TCPStore; otherwise rank 0 does
 };
 
+// The rendezvous port of a Slurm job: kSlurmPortBase + job id mod kSlurmPortSpan, distinct per job so
+// that array tasks sharing a node do not meet (the sbatch script exports it; srun steps without one fall
+// back to it on one node).
+constexpr int kSlurmPortBase = 20000;
+constexpr int kSlurmPortSpan = 40000;
+
 using EnvLookup = std::function<const char*(const char*)>;
 
 // The launch of this process, or nullopt for a single process (no WORLD_SIZE, no multi-task srun step,

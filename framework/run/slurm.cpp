@@ -6,6 +6,7 @@
 #include "framework/core/log.h"
 #include "framework/core/paths.h"
 #include "framework/core/process.h"
+#include "framework/dist/launch_env.h"
 #include "framework/run/run_dir.h"
 
 namespace oasis {
@@ -75,7 +76,7 @@ std::string sbatch_script(const Experiment& e, const fs::path& binary) {
   script += "cd " + shell_quote(fs::current_path().string()) + "\n";
   if (several) {  // the rendezvous: the first node of the task's allocation, a port of its own per job
     script += "export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\"\n";
-    script += "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 40000))\n";
+    script += fmt::format("export MASTER_PORT=$(({} + SLURM_JOB_ID % {}))\n", kSlurmPortBase, kSlurmPortSpan);
   }
   std::string command = std::string(several ? "exec srun " : "exec ") + shell_quote(absolute_path(binary).string()) +
                         " run " + shell_quote(absolute_path(e.file).string());
