@@ -57,8 +57,8 @@ pid_t start_cell(const Experiment& e, const SweepCell& cell, int64_t threads) {
   fs::create_directories(cell.dir());
   const std::string log = (cell.dir() / "log.txt").string();
   const int64_t processes = cell_processes(cell);
-  std::vector<std::string> args;
-  args = processes > 1 ? torchrun_command(processes, fs::read_symlink("/proc/self/exe")) : std::vector<std::string>{"oasis"};
+  std::vector<std::string> args =
+      processes > 1 ? torchrun_command(processes, fs::read_symlink("/proc/self/exe")) : std::vector<std::string>{"oasis"};
   args.insert(args.end(), {"run", e.file.string()});
   args.insert(args.end(), e.overrides.begin(), e.overrides.end());
   args.insert(args.end(), {"--cell", cell.id, fmt::format("threads={}", std::max<int64_t>(1, threads / processes))});
